@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "wsgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wsgate", targets: ["wsgate"]),
+        .library(name: "WebSocketEngine", targets: ["WebSocketEngine"]),
+        .library(name: "WebSocketTesting", targets: ["WebSocketTesting"]),
+        .library(name: "GatewayConfig", targets: ["GatewayConfig"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "WebSocketEngine",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "WebSocketTesting",
+            dependencies: [
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "GatewayConfig",
+            dependencies: [
+                "WebSocketEngine",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "WebSocketEngine",
+                "GatewayConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "wsgate",
+            dependencies: [
+                "Gateway",
+                "GatewayConfig",
+                "WebSocketEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "WebSocketEngineTests",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "WebSocketTestingTests", dependencies: ["WebSocketTesting", "WebSocketEngine"]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

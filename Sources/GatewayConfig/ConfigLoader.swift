@@ -1,0 +1,372 @@
+import Foundation
+import WebSocketEngine
+import Yams
+
+/// A configuration that passed validation, with the warnings it raised.
+public struct LoadedConfiguration: Sendable {
+    public var configuration: GatewayConfiguration
+    public var warnings: [ConfigDiagnostic]
+}
+
+/// Turns a YAML file into a ``GatewayConfiguration``, reporting every problem with its file:line:column.
+public enum ConfigLoader {
+    /// The `version:` this build reads.
+    public static let supportedVersion = 1
+
+    static let topLevelKeys = ["version", "server", "defaults", "endpoints"]
+    static let serverKeys = ["listen", "max_connections", "handshake_timeout", "log"]
+    static let plannedServerKeys = [
+        "shutdown_grace": "graceful drain arrives with the production issue; remove the key for now",
+        "health_path": "health checks arrive with the production issue; remove the key for now",
+        "metrics_path": "metrics arrive with the production issue; remove the key for now",
+        "console_path": "the dev console arrives with the production issue; remove the key for now",
+        "tls": "TLS arrives with the production issue; terminate TLS in front of wsgate for now",
+    ]
+    static let settingKeys = [
+        "ping_period", "timeout", "idle_timeout", "max_frame_size", "max_message_size", "masking",
+        "allowed_origins", "subprotocols",
+    ]
+    static let plannedSettingKeys = [
+        "extensions": "permessage-deflate is not available yet; remove 'extensions' for now"
+    ]
+    static let endpointKinds: [String: [String]] = [
+        "echo": ["greeting", "reply", "bye"]
+    ]
+    static let plannedKinds = ["broadcast", "process"]
+
+    /// Reads and validates a file. Relative paths in it resolve against its folder.
+    public static func load(path: String) throws(ConfigError) -> LoadedConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(
+                    .error,
+                    SourceLocation(file: path, line: 1, column: 1),
+                    "cannot read the configuration file (\(error.localizedDescription))",
+                    hint: "check the path and its permissions"
+                )
+            ])
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try parse(yaml: text, file: path, baseDirectory: folder)
+    }
+
+    /// Parses and validates YAML text; `file` names it in diagnostics.
+    public static func parse(yaml: String, file: String, baseDirectory: String) throws(ConfigError)
+        -> LoadedConfiguration
+    {
+        var reader = NodeReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(diagnostics: [syntaxDiagnostic(error, file: file)])
+        }
+        guard let root else {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(
+                    .error,
+                    SourceLocation(file: file, line: 1, column: 1),
+                    "the configuration is empty",
+                    hint: "start with 'version: 1' and an 'endpoints:' list"
+                )
+            ])
+        }
+        var configuration = GatewayConfiguration(baseDirectory: baseDirectory)
+        guard let entries = reader.mapping(root, "", known: topLevelKeys) else {
+            throw ConfigError(diagnostics: reader.diagnostics)
+        }
+        var endpointsNode: Node?
+        var defaultsNode: Node?
+        var sawVersion = false
+        for (key, _, value) in entries {
+            switch key {
+            case "version":
+                sawVersion = true
+                if let version = reader.integer(value, "version", range: 0...Int.max), version != supportedVersion {
+                    reader.error(
+                        value,
+                        "version \(version) is not understood by this wsgate, which reads version \(supportedVersion)",
+                        hint: version > supportedVersion
+                            ? "upgrade wsgate, or write the file for version \(supportedVersion)"
+                            : "write 'version: \(supportedVersion)'"
+                    )
+                }
+            case "server":
+                readServer(value, into: &configuration.server, reader: &reader)
+            case "defaults":
+                defaultsNode = value
+            case "endpoints":
+                endpointsNode = value
+            default:
+                break
+            }
+        }
+        if !sawVersion {
+            reader.error(root, "the file has no 'version'", hint: "add 'version: 1' as its first line")
+        }
+        if let defaultsNode {
+            readSettingsMapping(defaultsNode, "defaults", into: &configuration.defaults, reader: &reader)
+            checkSettings(configuration.defaults, at: defaultsNode, "defaults", reader: &reader)
+        }
+        if let endpointsNode {
+            configuration.endpoints = readEndpoints(endpointsNode, defaults: configuration.defaults, reader: &reader)
+        } else {
+            reader.error(root, "the file declares no 'endpoints'", hint: "add an 'endpoints:' list, e.g. '- { path: /echo, type: echo }'")
+        }
+        let errors = reader.diagnostics.filter { $0.severity == .error }
+        if !errors.isEmpty { throw ConfigError(diagnostics: reader.diagnostics) }
+        return LoadedConfiguration(configuration: configuration, warnings: reader.diagnostics)
+    }
+
+    private static func syntaxDiagnostic(_ error: any Error, file: String) -> ConfigDiagnostic {
+        if let yamlError = error as? YamlError {
+            switch yamlError {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+                .composer(_, let problem, let mark, _):
+                return ConfigDiagnostic(
+                    .error,
+                    SourceLocation(file: file, line: mark.line, column: mark.column),
+                    "YAML syntax error: \(problem)",
+                    hint: "check the indentation and quoting at this place"
+                )
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                return ConfigDiagnostic(
+                    .error,
+                    SourceLocation(file: file, line: context.mark.line, column: context.mark.column),
+                    "key \(duplicates.joined(separator: ", ")) is set twice",
+                    hint: "keep one of them"
+                )
+            default:
+                break
+            }
+        }
+        return ConfigDiagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")
+    }
+
+    private static func readServer(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
+        guard let entries = reader.mapping(node, "server", known: serverKeys, planned: plannedServerKeys) else {
+            return
+        }
+        for (key, _, value) in entries {
+            switch key {
+            case "listen":
+                guard let text = reader.string(value, "server.listen") else { continue }
+                if let address = ListenAddress(parsing: text) {
+                    server.listen = address
+                } else {
+                    reader.error(value, "server.listen must be host:port, not '\(text)'", hint: "e.g. 0.0.0.0:8080 or 127.0.0.1:9001")
+                }
+            case "max_connections":
+                if let value = reader.integer(value, "server.max_connections", range: 1...10_000_000) {
+                    server.maxConnections = value
+                }
+            case "handshake_timeout":
+                if let value = reader.duration(value, "server.handshake_timeout") { server.handshakeTimeout = value }
+            case "log":
+                guard let entries = reader.mapping(value, "server.log", known: ["level"], planned: ["format": "JSON logs arrive with the production issue; remove 'format' for now"])
+                else { continue }
+                for (_, _, levelNode) in entries {
+                    guard let level = reader.string(levelNode, "server.log.level") else { continue }
+                    let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                    if levels.contains(level) {
+                        server.logLevel = level
+                    } else {
+                        reader.error(levelNode, "server.log.level '\(level)' is not a level", hint: "use one of \(levels.joined(separator: ", "))")
+                    }
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Applies one endpoint setting; returns false when `key` is not a setting.
+    @discardableResult
+    private static func applySetting(
+        _ key: String,
+        _ value: Node,
+        _ path: String,
+        into settings: inout EndpointSettings,
+        reader: inout NodeReader
+    ) -> Bool {
+        let name = "\(path).\(key)"
+        switch key {
+        case "ping_period":
+            if let v = reader.duration(value, name) { settings.options.pingPeriod = v }
+        case "timeout":
+            if let v = reader.duration(value, name) { settings.options.timeout = v }
+        case "idle_timeout":
+            if let v = reader.duration(value, name) { settings.options.idleTimeout = v }
+        case "max_frame_size":
+            if let v = reader.size(value, name) { settings.options.maxFrameSize = v }
+        case "max_message_size":
+            if let v = reader.size(value, name) { settings.options.maxMessageSize = v }
+        case "masking":
+            if let v = reader.bool(value, name) {
+                settings.options.masking = v
+                if v {
+                    reader.warning(value, "\(name): true masks server frames, which browsers refuse", hint: "use it only for clients that require it")
+                }
+            }
+        case "allowed_origins":
+            if let v = reader.stringList(value, name) {
+                if v.isEmpty {
+                    reader.error(value, "\(name) is empty, so no browser could connect", hint: "list origins such as \"https://example.com\", or [\"*\"] for any")
+                } else {
+                    settings.allowedOrigins = v
+                }
+            }
+        case "subprotocols":
+            if let v = reader.stringList(value, name) { settings.subprotocols = v }
+        default:
+            return false
+        }
+        return true
+    }
+
+    private static func readSettingsMapping(
+        _ node: Node,
+        _ path: String,
+        into settings: inout EndpointSettings,
+        reader: inout NodeReader
+    ) {
+        guard let entries = reader.mapping(node, path, known: settingKeys, planned: plannedSettingKeys) else { return }
+        for (key, _, value) in entries {
+            applySetting(key, value, path, into: &settings, reader: &reader)
+        }
+    }
+
+    private static func checkSettings(_ settings: EndpointSettings, at node: Node, _ path: String, reader: inout NodeReader)
+    {
+        let options = settings.options
+        if options.maxFrameSize > options.maxMessageSize {
+            reader.error(
+                node,
+                "\(path): max_frame_size (\(options.maxFrameSize) bytes) is larger than max_message_size (\(options.maxMessageSize) bytes)",
+                hint: "a frame is part of a message: raise max_message_size or lower max_frame_size"
+            )
+        }
+        if options.pingPeriod > .zero && options.timeout == .zero {
+            reader.error(
+                node,
+                "\(path): timeout is 0 while ping_period is on, so every ping would time out at once",
+                hint: "set timeout to e.g. 15s, or ping_period: 0 to disable pings"
+            )
+        }
+    }
+
+    private static func readEndpoints(_ node: Node, defaults: EndpointSettings, reader: inout NodeReader)
+        -> [EndpointConfiguration]
+    {
+        guard case .sequence(let sequence) = node else {
+            reader.error(node, "endpoints must be a list", hint: "start each endpoint with '- path: /…'")
+            return []
+        }
+        if sequence.isEmpty {
+            reader.error(node, "endpoints is empty", hint: "add at least one endpoint, e.g. '- { path: /echo, type: echo }'")
+        }
+        var endpoints: [EndpointConfiguration] = []
+        var paths: [PathTemplate: SourceLocation] = [:]
+        for (index, item) in sequence.enumerated() {
+            let path = "endpoints[\(index)]"
+            guard case .mapping(let mapping) = item else {
+                reader.error(item, "\(path) must be a mapping with at least 'path' and 'type'")
+                continue
+            }
+            // The type decides which keys are allowed, so read it first.
+            let typeNode = mapping.first { $0.key.string == "type" }?.value
+            guard let typeNode, let type = reader.string(typeNode, "\(path).type") else {
+                reader.error(item, "\(path) has no 'type'", hint: "add 'type: echo'")
+                continue
+            }
+            if plannedKinds.contains(type) {
+                reader.error(typeNode, "\(path).type '\(type)' is not supported by this version of wsgate yet", hint: "available types: \(endpointKinds.keys.sorted().joined(separator: ", "))")
+                continue
+            }
+            guard let kindKeys = endpointKinds[type] else {
+                let known = endpointKinds.keys.sorted() + plannedKinds
+                let suggestion = closestMatch(to: type, in: known).map { "did you mean '\($0)'?" }
+                reader.error(typeNode, "\(path).type '\(type)' is not an endpoint type", hint: suggestion ?? "use one of: \(endpointKinds.keys.sorted().joined(separator: ", "))")
+                continue
+            }
+            guard let entries = reader.mapping(item, path, known: ["path", "type"] + settingKeys + kindKeys, planned: plannedSettingKeys)
+            else { continue }
+            var settings = defaults
+            var routePath: String?
+            var echo = EchoSettings()
+            for (key, _, value) in entries {
+                if applySetting(key, value, path, into: &settings, reader: &reader) { continue }
+                switch key {
+                case "path":
+                    guard let text = reader.string(value, "\(path).path") else { continue }
+                    do {
+                        let template = try PathTemplate(text)
+                        if let first = paths[template] {
+                            reader.error(value, "path \(text) is declared twice (first at \(first))", hint: "give each endpoint its own path")
+                        } else {
+                            paths[template] = reader.location(value)
+                            routePath = text
+                        }
+                    } catch {
+                        reader.error(value, "\(path).path: \(error.description)")
+                    }
+                case "greeting":
+                    if let v = reader.optionalString(value, "\(path).greeting") { echo.greeting = v }
+                case "reply":
+                    if let v = reader.optionalString(value, "\(path).reply") { echo.reply = v }
+                case "bye":
+                    echo.bye = readBye(value, "\(path).bye", reader: &reader)
+                default:
+                    break
+                }
+            }
+            checkSettings(settings, at: item, path, reader: &reader)
+            guard let routePath else {
+                if !entries.contains(where: { $0.key == "path" }) {
+                    reader.error(item, "\(path) has no 'path'", hint: "add e.g. 'path: /echo'")
+                }
+                continue
+            }
+            endpoints.append(
+                EndpointConfiguration(path: routePath, settings: settings, kind: .echo(echo), location: reader.location(item))
+            )
+        }
+        return endpoints
+    }
+
+    private static func readBye(_ node: Node, _ path: String, reader: inout NodeReader) -> ByeRule? {
+        if NodeReader.isNull(node) { return nil }
+        if case .scalar = node, let text = reader.string(node, path) { return ByeRule(text: text) }
+        guard let entries = reader.mapping(node, path, known: ["text", "ignore_case", "reason"]) else { return nil }
+        var rule = ByeRule(text: "")
+        var sawText = false
+        for (key, _, value) in entries {
+            switch key {
+            case "text":
+                if let v = reader.string(value, "\(path).text") {
+                    rule.text = v
+                    sawText = true
+                }
+            case "ignore_case":
+                if let v = reader.bool(value, "\(path).ignore_case") { rule.ignoreCase = v }
+            case "reason":
+                if let v = reader.string(value, "\(path).reason") {
+                    if v.utf8.count > 123 {
+                        reader.error(value, "\(path).reason is \(v.utf8.count) bytes; a close reason holds at most 123", hint: "shorten it")
+                    }
+                    rule.reason = v
+                }
+            default:
+                break
+            }
+        }
+        if !sawText {
+            reader.error(node, "\(path) has no 'text'", hint: "add e.g. 'text: bye'")
+            return nil
+        }
+        return rule
+    }
+}

@@ -1,0 +1,151 @@
+import WebSocketEngine
+
+/// A whole gateway configuration (version 1), with every default applied.
+///
+/// The defaults live in the initialisers of these structs and in ``WebSocketOptions``; the YAML
+/// layer (``ConfigLoader``) only overrides what a file sets.
+public struct GatewayConfiguration: Sendable {
+    /// The listener and process-wide settings.
+    public var server: ServerSettings
+    /// The endpoint settings every endpoint starts from (`defaults:`).
+    public var defaults: EndpointSettings
+    /// The endpoints in file order.
+    public var endpoints: [EndpointConfiguration]
+    /// The folder relative paths resolve against: the config file's folder.
+    public var baseDirectory: String
+
+    public init(
+        server: ServerSettings = ServerSettings(),
+        defaults: EndpointSettings = EndpointSettings(),
+        endpoints: [EndpointConfiguration] = [],
+        baseDirectory: String = "."
+    ) {
+        self.server = server
+        self.defaults = defaults
+        self.endpoints = endpoints
+        self.baseDirectory = baseDirectory
+    }
+}
+
+/// `server:` — the listener.
+public struct ServerSettings: Sendable, Equatable {
+    /// `listen`: address and port to bind. Default `0.0.0.0:8080`.
+    public var listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080)
+    /// `max_connections`: most sessions at once; beyond it HTTP 503. Default 10000.
+    public var maxConnections: Int = 10_000
+    /// `handshake_timeout`: drop a client that has not completed its handshake by then. Default 10s.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// `log.level`: trace, debug, info, notice, warning, error, critical. Default info.
+    public var logLevel: String = "info"
+
+    public init() {}
+}
+
+/// A `host:port` pair to listen on.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces); nil when malformed.
+    public init?(parsing text: String) {
+        let hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                return nil
+            }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+            if hostPart.contains(":") { return nil }
+        }
+        guard let port = Int(portPart), (0...65535).contains(port) else { return nil }
+        self.host = hostPart.isEmpty ? "0.0.0.0" : String(hostPart)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Settings every endpoint has; `defaults:` sets them for all, an endpoint overrides them for itself.
+public struct EndpointSettings: Sendable, Equatable {
+    /// `ping_period`, `timeout`, `idle_timeout`, `max_frame_size`, `max_message_size`, `masking`.
+    public var options: WebSocketOptions = WebSocketOptions()
+    /// `allowed_origins`: exact origins, or `["*"]` for any. Default any.
+    public var allowedOrigins: [String] = ["*"]
+    /// `subprotocols`: in server preference order. Default none.
+    public var subprotocols: [String] = []
+
+    public init() {}
+}
+
+/// One entry of `endpoints:`.
+public struct EndpointConfiguration: Sendable {
+    /// `path`: a literal path or a template such as `/chat/{room}`.
+    public var path: String
+    /// The endpoint's settings, `defaults:` merged under its own.
+    public var settings: EndpointSettings
+    /// `type` and its settings.
+    public var kind: EndpointKind
+    /// Where the endpoint is declared.
+    public var location: SourceLocation
+
+    public init(path: String, settings: EndpointSettings, kind: EndpointKind, location: SourceLocation) {
+        self.path = path
+        self.settings = settings
+        self.kind = kind
+        self.location = location
+    }
+}
+
+/// What an endpoint does.
+public enum EndpointKind: Sendable, Equatable {
+    /// `type: echo`.
+    case echo(EchoSettings)
+}
+
+/// `type: echo` — answers each message; with `greeting`, `reply` and `bye` it holds Ktor's echo conversation.
+public struct EchoSettings: Sendable, Equatable {
+    /// `greeting`: text sent when a client connects. Default none.
+    public var greeting: String?
+    /// `reply`: template for the answer to a text message, `{message}` being the message. Default: the
+    /// message echoed as received (binary as binary).
+    public var reply: String?
+    /// `bye`: a text message that makes the server close the session.
+    public var bye: ByeRule?
+
+    public init(greeting: String? = nil, reply: String? = nil, bye: ByeRule? = nil) {
+        self.greeting = greeting
+        self.reply = reply
+        self.bye = bye
+    }
+}
+
+/// `bye: { text, ignore_case, reason }` of an echo endpoint.
+public struct ByeRule: Sendable, Equatable {
+    /// `text`: the message that ends the session.
+    public var text: String
+    /// `ignore_case`: compare without case. Default true.
+    public var ignoreCase: Bool = true
+    /// `reason`: the close reason sent with code 1000. Default empty.
+    public var reason: String = ""
+
+    public init(text: String, ignoreCase: Bool = true, reason: String = "") {
+        self.text = text
+        self.ignoreCase = ignoreCase
+        self.reason = reason
+    }
+
+    /// Whether a received message is the bye text.
+    public func matches(_ message: String) -> Bool {
+        ignoreCase ? message.lowercased() == text.lowercased() : message == text
+    }
+}

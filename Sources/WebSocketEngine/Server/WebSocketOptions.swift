@@ -1,0 +1,33 @@
+/// Per-endpoint protocol settings (Ktor's `WebSocketOptions`). The defaults are wsgate's defaults.
+public struct WebSocketOptions: Sendable, Equatable {
+    /// How often the server pings the client; `.zero` disables pings. Default 15 s.
+    public var pingPeriod: Duration
+    /// How long to wait for a pong (or for the client's close frame after ours) before closing the
+    /// connection. A missing pong closes with 1011 ("no pong within …"). Default 15 s.
+    public var timeout: Duration
+    /// Close (1000) when no message arrives for this long; `.zero` disables it. Default off.
+    public var idleTimeout: Duration
+    /// Largest frame payload accepted, in bytes; a larger frame closes the connection with 1009. Default 1 MiB.
+    public var maxFrameSize: Int
+    /// Largest reassembled message accepted, in bytes; a larger one closes with 1009. Default 4 MiB.
+    public var maxMessageSize: Int
+    /// Mask the frames the server sends (Ktor parity). Browsers refuse masked server frames. Default false.
+    public var masking: Bool
+
+    /// Creates options; every argument has wsgate's default.
+    public init(
+        pingPeriod: Duration = .seconds(15),
+        timeout: Duration = .seconds(15),
+        idleTimeout: Duration = .zero,
+        maxFrameSize: Int = 1 << 20,
+        maxMessageSize: Int = 4 << 20,
+        masking: Bool = false
+    ) {
+        self.pingPeriod = pingPeriod
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+        self.maxFrameSize = maxFrameSize
+        self.maxMessageSize = maxMessageSize
+        self.masking = masking
+    }
+}

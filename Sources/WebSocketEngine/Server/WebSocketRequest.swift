@@ -1,0 +1,36 @@
+import Foundation
+
+/// The handshake request that opened a session.
+public struct WebSocketRequest: Sendable {
+    /// The request path, without the query.
+    public let path: String
+    /// The raw query string, without `?`; empty when absent.
+    public let query: String
+    /// The request's header fields in order.
+    public let headers: [(name: String, value: String)]
+    /// Values of the route's `{name}` parameters, percent-decoded.
+    public let pathParameters: [String: String]
+    /// The client's IP address, when known.
+    public let remoteAddress: String?
+    /// The client's port, when known.
+    public let remotePort: Int?
+    /// The subprotocol the server selected, if any.
+    public let subprotocol: String?
+
+    /// The first value of a header (names compare case-insensitively).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveEquals(name) }?.value
+    }
+
+    /// The query parameters, percent-decoded; the last value wins for repeated names.
+    public var queryParameters: [String: String] {
+        var result: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).replacingOccurrences(of: "+", with: " ")
+            let value = parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "+", with: " ") : ""
+            result[name.removingPercentEncoding ?? name] = value.removingPercentEncoding ?? value
+        }
+        return result
+    }
+}

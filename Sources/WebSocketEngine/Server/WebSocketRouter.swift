@@ -1,0 +1,74 @@
+/// A session handler: runs for the life of one connection. When it returns, the session closes with
+/// 1000; when it throws, with 1011.
+public typealias WebSocketHandler = @Sendable (WebSocketSession) async throws -> Void
+
+/// The routes of a server: `webSocket("/path") { session in … }`, as in Ktor's routing block.
+public struct WebSocketRouter: Sendable {
+    /// One endpoint.
+    public struct Route: Sendable {
+        /// The path template it answers.
+        public let path: PathTemplate
+        /// Protocol settings for its sessions.
+        public let options: WebSocketOptions
+        /// Exact origins allowed (`["*"]`: any).
+        public let allowedOrigins: [String]
+        /// Subprotocols in preference order.
+        public let subprotocols: [String]
+        let handler: WebSocketHandler
+    }
+
+    /// Why a route could not be added.
+    public struct RouteError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What is wrong and what to write instead.
+        public let description: String
+    }
+
+    private var literalRoutes: [String: Route] = [:]
+    private var templateRoutes: [Route] = []
+
+    /// An empty router.
+    public init() {}
+
+    /// All routes, literal paths first.
+    public var routes: [Route] { literalRoutes.values.sorted { $0.path.description < $1.path.description } + templateRoutes }
+
+    /// Adds a WebSocket endpoint at `path` (literal, or a template such as `/chat/{room}`).
+    public mutating func webSocket(
+        _ path: String,
+        options: WebSocketOptions = WebSocketOptions(),
+        allowedOrigins: [String] = ["*"],
+        subprotocols: [String] = [],
+        handler: @escaping WebSocketHandler
+    ) throws(RouteError) {
+        let template: PathTemplate
+        do {
+            template = try PathTemplate(path)
+        } catch {
+            throw RouteError(description: error.description)
+        }
+        if routes.contains(where: { $0.path == template }) {
+            throw RouteError(description: "path '\(path)' is routed twice; give each endpoint its own path")
+        }
+        let route = Route(
+            path: template,
+            options: options,
+            allowedOrigins: allowedOrigins,
+            subprotocols: subprotocols,
+            handler: handler
+        )
+        if template.isLiteral {
+            literalRoutes[path] = route
+        } else {
+            templateRoutes.append(route)
+        }
+    }
+
+    /// The route for a request path and its parameter values: a literal path wins, then templates in order.
+    func route(for path: String) -> (Route, [String: String])? {
+        if let route = literalRoutes[path] { return (route, [:]) }
+        for route in templateRoutes {
+            if let values = route.path.match(path) { return (route, values) }
+        }
+        return nil
+    }
+}

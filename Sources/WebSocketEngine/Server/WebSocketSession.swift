@@ -1,0 +1,112 @@
+import NIOCore
+
+/// One WebSocket connection, as its handler sees it (Ktor's `DefaultWebSocketServerSession`).
+///
+/// Ktor's events map onto it like this:
+/// - `onConnect`: the handler starts;
+/// - `onMessage`: each element of ``incoming``;
+/// - `onClose`: the `for await` loop over ``incoming`` ends; ``closeReason`` says why;
+/// - `onError`: a `send` throws ``WebSocketError/sessionClosed``, or the handler's own error, after
+///   which the session closes with 1011. Protocol errors by the peer close the session with the RFC
+///   code (1002, 1007, 1009) and end ``incoming``; ``closeReason`` carries that code.
+public final class WebSocketSession: Sendable {
+    /// The handshake request.
+    public let request: WebSocketRequest
+    /// The messages from the peer, as `.text` or `.binary` frames, in order; the sequence ends when the
+    /// session closes. Iterate it from one task only. A handler that stops iterating stops the server
+    /// reading its socket (backpressure); one that stops iterating for good should close the session.
+    public let incoming: Incoming
+
+    private let connection: NIOLoopBound<WebSocketConnectionHandler>
+    private let eventLoop: any EventLoop
+    private let closed: EventLoopFuture<CloseReason>
+
+    init(
+        request: WebSocketRequest,
+        incoming: Incoming,
+        connection: NIOLoopBound<WebSocketConnectionHandler>,
+        eventLoop: any EventLoop,
+        closed: EventLoopFuture<CloseReason>
+    ) {
+        self.request = request
+        self.incoming = incoming
+        self.connection = connection
+        self.eventLoop = eventLoop
+        self.closed = closed
+    }
+
+    /// Sends a text message. Waits while the connection's outbound buffer is full.
+    /// - Throws: ``WebSocketError/sessionClosed`` once the session is closing.
+    public func send(_ text: String) async throws {
+        try await send(.text(ByteBuffer(string: text)))
+    }
+
+    /// Sends a frame: a whole text or binary message, a ping or pong, or a close (same as ``close(_:)``).
+    /// Waits while the connection's outbound buffer is full, so a slow peer slows its sender and no queue grows
+    /// without bound.
+    public func send(_ frame: Frame) async throws {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let connection = self.connection
+        eventLoop.execute { connection.value.send(frame, promise: promise) }
+        try await promise.futureResult.get()
+    }
+
+    /// Starts the close handshake with `reason` and waits until the close frame is written. Does nothing
+    /// when the session is closing already.
+    public func close(_ reason: CloseReason = CloseReason(.normal)) async {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let connection = self.connection
+        eventLoop.execute { connection.value.send(.close(reason), promise: promise) }
+        try? await promise.futureResult.get()
+    }
+
+    /// Why the session ended: the close frame received or sent first, or 1006 when the connection was
+    /// lost without one. Waits until the connection is closed.
+    public var closeReason: CloseReason {
+        get async {
+            (try? await closed.get()) ?? CloseReason(.abnormalClosure)
+        }
+    }
+
+    /// The peer's messages: an `AsyncSequence` of `.text` and `.binary` frames that ends at close.
+    public struct Incoming: AsyncSequence, Sendable {
+        public typealias Element = Frame
+        typealias Producer = NIOAsyncSequenceProducer<
+            Frame, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
+        >
+        let producer: Producer
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(base: producer.makeAsyncIterator())
+        }
+
+        /// Iterates the messages.
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            var base: Producer.AsyncIterator
+            public mutating func next() async -> Frame? {
+                await base.next()
+            }
+        }
+    }
+}
+
+/// Tells the connection when the consumer of `incoming` wants more messages.
+final class InboundDelegate: NIOAsyncSequenceProducerDelegate, Sendable {
+    private let connection: NIOLoopBound<WebSocketConnectionHandler>
+    private let eventLoop: any EventLoop
+
+    init(connection: NIOLoopBound<WebSocketConnectionHandler>, eventLoop: any EventLoop) {
+        self.connection = connection
+        self.eventLoop = eventLoop
+    }
+
+    func produceMore() {
+        let connection = self.connection
+        eventLoop.execute { connection.value.resumeReading() }
+    }
+
+    func didTerminate() {
+        let connection = self.connection
+        eventLoop.execute { connection.value.consumerTerminated() }
+    }
+}
