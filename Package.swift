@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "wsgate",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wsgate", targets: ["wsgate"]),
         .library(name: "WebSocketEngine", targets: ["WebSocketEngine"]),

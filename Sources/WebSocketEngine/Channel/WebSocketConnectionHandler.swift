@@ -36,6 +36,17 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
     private var closePromise: EventLoopPromise<CloseReason>?
     private var registered = false
+    private let consumption = Consumption()
+    /// A close reply or failure close waiting until the handler has finished with the messages that came
+    /// before it (its `incoming` loop ended), so answers to those still go out before the close frame
+    /// (RFC 6455 §5.5.1 allows finishing the current message first).
+    private var pendingClose: (reason: CloseReason, then: ConnectionStateMachine.AfterClose)?
+    /// Once the close frame is written, nothing more may be sent.
+    private var closeWritten = false
+    private var consumerGone = false
+
+    /// How long a close reply waits for the handler to take the messages before it.
+    static let closeDrainLimit: TimeAmount = .seconds(1)
 
     init(
         router: WebSocketRouter,
@@ -263,7 +274,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
         let session = WebSocketSession(
             request: request,
-            incoming: WebSocketSession.Incoming(producer: made.sequence),
+            incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: consumption),
             connection: bound,
             eventLoop: context.eventLoop,
             closed: closed
@@ -313,23 +324,47 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .sendClose(let reason, let then):
             finishInbound()
             keepAliveTimer?.cancel()
-            let payload = FrameEncoder.closePayload(reason, allocator: context.channel.allocator)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            writeFrame(.close, payload, context: context, promise: written)
-            switch then {
-            case .closeConnection:
-                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            case .awaitPeerClose:
-                scheduleCloseTimer(context: context)
-            case .shutdownOutput:
-                written.futureResult.assumeIsolated().whenComplete { _ in
-                    context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            if then != .awaitPeerClose && consumption.hasIterator && !consumerGone {
+                pendingClose = (reason, then)
+                closeTimer?.cancel()
+                closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeDrainLimit) { [self] in
+                    flushPendingClose()
                 }
-                scheduleCloseTimer(context: context)
+            } else {
+                writeClose(reason, then: then, context: context)
             }
         case .closeConnection:
             context.close(promise: nil)
         }
+    }
+
+    private func writeClose(
+        _ reason: CloseReason,
+        then: ConnectionStateMachine.AfterClose,
+        context: ChannelHandlerContext
+    ) {
+        guard !closeWritten else { return }
+        closeWritten = true
+        failWaiters()
+        let payload = FrameEncoder.closePayload(reason, allocator: context.channel.allocator)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        writeFrame(.close, payload, context: context, promise: written)
+        switch then {
+        case .closeConnection:
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        case .awaitPeerClose:
+            scheduleCloseTimer(context: context)
+        case .shutdownOutput:
+            written.futureResult.assumeIsolated().whenComplete { _ in
+                context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            }
+            scheduleCloseTimer(context: context)
+        }
+    }
+
+    private func flushPendingClose() {
+        guard let (reason, then) = pendingClose.take(), let context, case .open = phase else { return }
+        writeClose(reason, then: then, context: context)
     }
 
     private func writeFrame(
@@ -426,7 +461,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     /// Sends a frame for the session; completes `promise` once the outbound buffer has room again.
     func send(_ frame: Frame, promise: EventLoopPromise<Void>) {
-        guard let context, machine?.state == .open else {
+        guard let context, case .open = phase, !closeWritten else {
             if case .close = frame { promise.succeed() } else { promise.fail(WebSocketError.sessionClosed) }
             return
         }
@@ -446,6 +481,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .close(let reason):
             if let action = machine?.close(reason ?? CloseReason(.noStatusReceived)) {
                 perform(action, context: context)
+            } else {
+                // A close reply was waiting for this handler: it is done, so the reply goes now.
+                flushPendingClose()
             }
             promise.succeed()
             return
@@ -467,7 +505,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// pings and the close handshake still work.
     func consumerTerminated() {
         source = nil
+        consumerGone = true
         resumeReading()
+        flushPendingClose()
     }
 
     /// Server shutdown: close with `reason` (1001 Going Away).

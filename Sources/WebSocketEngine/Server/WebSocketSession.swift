@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// One WebSocket connection, as its handler sees it (Ktor's `DefaultWebSocketServerSession`).
 ///
@@ -75,19 +76,34 @@ public final class WebSocketSession: Sendable {
             Frame, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
         >
         let producer: Producer
+        let consumption: Consumption
 
         public func makeAsyncIterator() -> AsyncIterator {
-            AsyncIterator(base: producer.makeAsyncIterator())
+            consumption.iteratorMade()
+            return AsyncIterator(base: producer.makeAsyncIterator())
         }
 
         /// Iterates the messages.
         public struct AsyncIterator: AsyncIteratorProtocol {
             var base: Producer.AsyncIterator
+
             public mutating func next() async -> Frame? {
                 await base.next()
             }
         }
     }
+}
+
+/// Records whether anyone iterates `incoming`, so the connection knows whether a close reply should
+/// wait for the handler to finish with the messages before it.
+final class Consumption: Sendable {
+    private let iterating = Atomic<Bool>(false)
+
+    func iteratorMade() {
+        iterating.store(true, ordering: .relaxed)
+    }
+
+    var hasIterator: Bool { iterating.load(ordering: .relaxed) }
 }
 
 /// Tells the connection when the consumer of `incoming` wants more messages.
