@@ -1,0 +1,161 @@
+import GatewayConfig
+import Testing
+import WebSocketEngine
+
+func parse(_ yaml: String) throws(ConfigError) -> LoadedConfiguration {
+    try ConfigLoader.parse(yaml: yaml, file: "test.yaml", baseDirectory: "/etc/wsgate")
+}
+
+/// The diagnostics a bad file produces, as `line:column message` strings.
+func problems(_ yaml: String) -> [String] {
+    do {
+        _ = try parse(yaml)
+        return []
+    } catch {
+        return error.diagnostics.map { "\($0.location.line):\($0.location.column) \($0.message)\($0.hint.map { " | \($0)" } ?? "")" }
+    }
+}
+
+@Suite struct ConfigLoaderTests {
+    @Test func minimalFile_getsEveryDefault() throws {
+        let loaded = try parse("version: 1\nendpoints:\n  - { path: /echo, type: echo }\n")
+        let config = loaded.configuration
+        #expect(config.server.listen == ListenAddress(host: "0.0.0.0", port: 8080))
+        #expect(config.server.handshakeTimeout == .seconds(10))
+        #expect(config.endpoints.count == 1)
+        let settings = config.endpoints[0].settings
+        #expect(settings.options == WebSocketOptions())
+        #expect(settings.options.pingPeriod == .seconds(15))
+        #expect(settings.options.maxFrameSize == 1 << 20)
+        #expect(settings.options.maxMessageSize == 4 << 20)
+        #expect(settings.allowedOrigins == ["*"])
+        #expect(config.baseDirectory == "/etc/wsgate")
+        #expect(loaded.warnings.isEmpty)
+    }
+
+    @Test func defaults_mergeUnderEachEndpoint_andEndpointsOverrideThem() throws {
+        let config = try parse(
+            """
+            version: 1
+            server: { listen: "127.0.0.1:9001", max_connections: 50, handshake_timeout: 250ms }
+            defaults:
+              ping_period: 0
+              timeout: 2m
+              max_frame_size: 64KiB
+              max_message_size: unlimited
+            endpoints:
+              - path: /a
+                type: echo
+              - path: /b/{room}
+                type: echo
+                max_frame_size: 512
+                greeting: hello
+                reply: "Hi, {message}!"
+                bye: { text: quit, ignore_case: false, reason: "gone" }
+            """
+        ).configuration
+        #expect(config.server.listen == ListenAddress(host: "127.0.0.1", port: 9001))
+        #expect(config.server.maxConnections == 50)
+        #expect(config.server.handshakeTimeout == .milliseconds(250))
+        let a = config.endpoints[0].settings.options
+        let b = config.endpoints[1].settings.options
+        #expect(a.pingPeriod == .zero && a.timeout == .seconds(120) && a.maxFrameSize == 65536)
+        #expect(a.maxMessageSize == Int.max)
+        #expect(b.maxFrameSize == 512 && b.timeout == .seconds(120))
+        #expect(
+            config.endpoints[1].kind
+                == .echo(EchoSettings(greeting: "hello", reply: "Hi, {message}!", bye: ByeRule(text: "quit", ignoreCase: false, reason: "gone")))
+        )
+    }
+
+    @Test func unknownKey_isReportedWithItsPosition_andASuggestion() {
+        let found = problems("version: 1\nendpoints:\n  - path: /echo\n    type: echo\n    max_frame_sise: 1MiB\n")
+        #expect(found == ["5:5 unknown key 'max_frame_sise' in endpoints[0] | did you mean 'max_frame_size'?"])
+    }
+
+    @Test func everyProblem_isReportedInOneRun() {
+        let found = problems(
+            """
+            version: 1
+            server:
+              listen: "localhost"
+            defaults:
+              ping_period: 15
+              max_message_size: 10MB
+            endpoints:
+              - path: echo
+                type: echo
+              - path: /x
+                type: ecko
+            """
+        )
+        #expect(
+            found == [
+                "3:11 server.listen must be host:port, not 'localhost' | e.g. 0.0.0.0:8080 or 127.0.0.1:9001",
+                "5:16 defaults.ping_period must be a duration | write a number with a unit: 250ms, 15s, 2m, 1h, or 0 to disable",
+                "6:21 defaults.max_message_size must be a size, not '10MB' | sizes use binary units: write 10MiB",
+                "8:11 endpoints[0].path: path 'echo' must start with '/', e.g. '/echo'",
+                "11:11 endpoints[1].type 'ecko' is not an endpoint type | did you mean 'echo'?",
+            ]
+        )
+    }
+
+    @Test func missingVersion_andFutureVersion_areRefused() {
+        #expect(problems("endpoints:\n  - { path: /e, type: echo }\n") == ["1:1 the file has no 'version' | add 'version: 1' as its first line"])
+        #expect(
+            problems("version: 2\nendpoints:\n  - { path: /e, type: echo }\n")
+                == ["1:10 version 2 is not understood by this wsgate, which reads version 1 | upgrade wsgate, or write the file for version 1"]
+        )
+    }
+
+    @Test func yamlSyntaxError_isReportedWithItsPosition() {
+        let found = problems("version: 1\nendpoints:\n  - path: /e\n    type: [echo\n")
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("5:1 YAML syntax error") == true || found.first?.hasPrefix("4:") == true, "\(found)")
+    }
+
+    @Test func contradictoryLimits_andDuplicatePaths_areErrors() {
+        let found = problems(
+            """
+            version: 1
+            endpoints:
+              - path: /a
+                type: echo
+                max_frame_size: 2MiB
+                max_message_size: 1MiB
+              - path: /a
+                type: echo
+                ping_period: 5s
+                timeout: 0
+            """
+        )
+        #expect(
+            found == [
+                "3:5 endpoints[0]: max_frame_size (2097152 bytes) is larger than max_message_size (1048576 bytes) | a frame is part of a message: raise max_message_size or lower max_frame_size",
+                "7:11 path /a is declared twice (first at test.yaml:3:11) | give each endpoint its own path",
+                "7:5 endpoints[1]: timeout is 0 while ping_period is on, so every ping would time out at once | set timeout to e.g. 15s, or ping_period: 0 to disable pings",
+            ]
+        )
+    }
+
+    @Test func plannedFeatures_sayTheyAreNotAvailableYet() {
+        let found = problems("version: 1\nserver:\n  tls: { certificate: a, private_key: b }\nendpoints:\n  - { path: /c, type: broadcast }\n")
+        #expect(found.count == 2)
+        #expect(found[0].hasPrefix("3:3 server.tls is not supported by this version of wsgate yet"))
+        #expect(found[1].hasPrefix("5:25 endpoints[0].type 'broadcast' is not supported by this version of wsgate yet"))
+    }
+
+    @Test func masking_isAWarningNotAnError() throws {
+        let loaded = try parse("version: 1\nendpoints:\n  - { path: /m, type: echo, masking: true }\n")
+        #expect(loaded.warnings.count == 1)
+        #expect(loaded.warnings.first?.severity == .warning)
+        #expect(loaded.configuration.endpoints[0].settings.options.masking)
+    }
+
+    @Test(arguments: [
+        ("0.0.0.0:8080", "0.0.0.0", 8080), (":9000", "0.0.0.0", 9000), ("[::1]:443", "::1", 443),
+    ] as [(String, String, Int)])
+    func listenAddresses_parse(_ text: String, _ host: String, _ port: Int) {
+        #expect(ListenAddress(parsing: text) == ListenAddress(host: host, port: port))
+    }
+}
