@@ -114,7 +114,9 @@ public enum ConfigLoader {
         if let endpointsNode {
             configuration.endpoints = readEndpoints(endpointsNode, defaults: configuration.defaults, reader: &reader)
         } else {
-            reader.error(root, "the file declares no 'endpoints'", hint: "add an 'endpoints:' list, e.g. '- { path: /echo, type: echo }'")
+            reader.error(
+                root, "the file declares no 'endpoints'",
+                hint: "add an 'endpoints:' list, e.g. '- { path: /echo, type: echo }'")
         }
         let errors = reader.diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty { throw ConfigError(diagnostics: reader.diagnostics) }
@@ -157,7 +159,9 @@ public enum ConfigLoader {
                 if let address = ListenAddress(parsing: text) {
                     server.listen = address
                 } else {
-                    reader.error(value, "server.listen must be host:port, not '\(text)'", hint: "e.g. 0.0.0.0:8080 or 127.0.0.1:9001")
+                    reader.error(
+                        value, "server.listen must be host:port, not '\(text)'",
+                        hint: "e.g. 0.0.0.0:8080 or 127.0.0.1:9001")
                 }
             case "max_connections":
                 if let value = reader.integer(value, "server.max_connections", range: 1...10_000_000) {
@@ -166,7 +170,10 @@ public enum ConfigLoader {
             case "handshake_timeout":
                 if let value = reader.duration(value, "server.handshake_timeout") { server.handshakeTimeout = value }
             case "log":
-                guard let entries = reader.mapping(value, "server.log", known: ["level"], planned: ["format": "JSON logs arrive with the production issue; remove 'format' for now"])
+                guard
+                    let entries = reader.mapping(
+                        value, "server.log", known: ["level"],
+                        planned: ["format": "JSON logs arrive with the production issue; remove 'format' for now"])
                 else { continue }
                 for (_, _, levelNode) in entries {
                     guard let level = reader.string(levelNode, "server.log.level") else { continue }
@@ -174,7 +181,9 @@ public enum ConfigLoader {
                     if levels.contains(level) {
                         server.logLevel = level
                     } else {
-                        reader.error(levelNode, "server.log.level '\(level)' is not a level", hint: "use one of \(levels.joined(separator: ", "))")
+                        reader.error(
+                            levelNode, "server.log.level '\(level)' is not a level",
+                            hint: "use one of \(levels.joined(separator: ", "))")
                     }
                 }
             default:
@@ -208,13 +217,17 @@ public enum ConfigLoader {
             if let v = reader.bool(value, name) {
                 settings.options.masking = v
                 if v {
-                    reader.warning(value, "\(name): true masks server frames, which browsers refuse", hint: "use it only for clients that require it")
+                    reader.warning(
+                        value, "\(name): true masks server frames, which browsers refuse",
+                        hint: "use it only for clients that require it")
                 }
             }
         case "allowed_origins":
             if let v = reader.stringList(value, name) {
                 if v.isEmpty {
-                    reader.error(value, "\(name) is empty, so no browser could connect", hint: "list origins such as \"https://example.com\", or [\"*\"] for any")
+                    reader.error(
+                        value, "\(name) is empty, so no browser could connect",
+                        hint: "list origins such as \"https://example.com\", or [\"*\"] for any")
                 } else {
                     settings.allowedOrigins = v
                 }
@@ -239,8 +252,9 @@ public enum ConfigLoader {
         }
     }
 
-    private static func checkSettings(_ settings: EndpointSettings, at node: Node, _ path: String, reader: inout NodeReader)
-    {
+    private static func checkSettings(
+        _ settings: EndpointSettings, at node: Node, _ path: String, reader: inout NodeReader
+    ) {
         let options = settings.options
         if options.maxFrameSize > options.maxMessageSize {
             reader.error(
@@ -266,7 +280,8 @@ public enum ConfigLoader {
             return []
         }
         if sequence.isEmpty {
-            reader.error(node, "endpoints is empty", hint: "add at least one endpoint, e.g. '- { path: /echo, type: echo }'")
+            reader.error(
+                node, "endpoints is empty", hint: "add at least one endpoint, e.g. '- { path: /echo, type: echo }'")
         }
         var endpoints: [EndpointConfiguration] = []
         var paths: [PathTemplate: SourceLocation] = [:]
@@ -283,16 +298,22 @@ public enum ConfigLoader {
                 continue
             }
             if plannedKinds.contains(type) {
-                reader.error(typeNode, "\(path).type '\(type)' is not supported by this version of wsgate yet", hint: "available types: \(endpointKinds.keys.sorted().joined(separator: ", "))")
+                reader.error(
+                    typeNode, "\(path).type '\(type)' is not supported by this version of wsgate yet",
+                    hint: "available types: \(endpointKinds.keys.sorted().joined(separator: ", "))")
                 continue
             }
             guard let kindKeys = endpointKinds[type] else {
                 let known = endpointKinds.keys.sorted() + plannedKinds
                 let suggestion = closestMatch(to: type, in: known).map { "did you mean '\($0)'?" }
-                reader.error(typeNode, "\(path).type '\(type)' is not an endpoint type", hint: suggestion ?? "use one of: \(endpointKinds.keys.sorted().joined(separator: ", "))")
+                reader.error(
+                    typeNode, "\(path).type '\(type)' is not an endpoint type",
+                    hint: suggestion ?? "use one of: \(endpointKinds.keys.sorted().joined(separator: ", "))")
                 continue
             }
-            guard let entries = reader.mapping(item, path, known: ["path", "type"] + settingKeys + kindKeys, planned: plannedSettingKeys)
+            guard
+                let entries = reader.mapping(
+                    item, path, known: ["path", "type"] + settingKeys + kindKeys, planned: plannedSettingKeys)
             else { continue }
             var settings = defaults
             var routePath: String?
@@ -305,7 +326,9 @@ public enum ConfigLoader {
                     do {
                         let template = try PathTemplate(text)
                         if let first = paths[template] {
-                            reader.error(value, "path \(text) is declared twice (first at \(first))", hint: "give each endpoint its own path")
+                            reader.error(
+                                value, "path \(text) is declared twice (first at \(first))",
+                                hint: "give each endpoint its own path")
                         } else {
                             paths[template] = reader.location(value)
                             routePath = text
@@ -331,7 +354,8 @@ public enum ConfigLoader {
                 continue
             }
             endpoints.append(
-                EndpointConfiguration(path: routePath, settings: settings, kind: .echo(echo), location: reader.location(item))
+                EndpointConfiguration(
+                    path: routePath, settings: settings, kind: .echo(echo), location: reader.location(item))
             )
         }
         return endpoints
@@ -355,7 +379,9 @@ public enum ConfigLoader {
             case "reason":
                 if let v = reader.string(value, "\(path).reason") {
                     if v.utf8.count > 123 {
-                        reader.error(value, "\(path).reason is \(v.utf8.count) bytes; a close reason holds at most 123", hint: "shorten it")
+                        reader.error(
+                            value, "\(path).reason is \(v.utf8.count) bytes; a close reason holds at most 123",
+                            hint: "shorten it")
                     }
                     rule.reason = v
                 }

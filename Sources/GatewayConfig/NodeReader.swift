@@ -41,7 +41,9 @@ struct NodeReader {
         planned: [String: String] = [:]
     ) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
-            error(node, "\(path) must be a mapping of keys to values", hint: "write it as 'key: value' lines indented under it")
+            error(
+                node, "\(path) must be a mapping of keys to values",
+                hint: "write it as 'key: value' lines indented under it")
             return nil
         }
         var entries: [(key: String, keyNode: Node, value: Node)] = []
@@ -77,7 +79,9 @@ struct NodeReader {
 
     mutating func string(_ node: Node, _ path: String) -> String? {
         guard case .scalar(let scalar) = node else {
-            error(node, "\(path) must be a text value", hint: "write it on the same line, e.g. \(path.split(separator: ".").last ?? ""): \"text\"")
+            error(
+                node, "\(path) must be a text value",
+                hint: "write it on the same line, e.g. \(path.split(separator: ".").last ?? ""): \"text\"")
             return nil
         }
         return scalar.string
@@ -129,7 +133,9 @@ struct NodeReader {
     /// `250ms`, `15s`, `2m`, `1h`, or `0`.
     mutating func duration(_ node: Node, _ path: String) -> Duration? {
         guard case .scalar(let scalar) = node, let value = Self.parseDuration(scalar.string) else {
-            error(node, "\(path) must be a duration", hint: "write a number with a unit: 250ms, 15s, 2m, 1h, or 0 to disable")
+            error(
+                node, "\(path) must be a duration",
+                hint: "write a number with a unit: 250ms, 15s, 2m, 1h, or 0 to disable")
             return nil
         }
         return value
@@ -158,7 +164,8 @@ struct NodeReader {
         let text = scalar.string
         let hint: String
         if text.hasSuffix("KB") || text.hasSuffix("MB") || text.hasSuffix("GB") || text.hasSuffix("kB") {
-            hint = "sizes use binary units: write \(text.dropLast(2))\(text.dropLast().last.map { String($0).uppercased() } ?? "")iB"
+            hint =
+                "sizes use binary units: write \(text.dropLast(2))\(text.dropLast().last.map { String($0).uppercased() } ?? "")iB"
         } else {
             hint = "write bytes (512), 64KiB, 1MiB, 1GiB, or unlimited"
         }

@@ -81,7 +81,8 @@ public final class WebSocketTestClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        TestClientHandler(handshake: handshake, frames: frames, autoPong: autoPong, closeSent: closeSent)
+                        TestClientHandler(
+                            handshake: handshake, frames: frames, autoPong: autoPong, closeSent: closeSent)
                     )
                 }
             }
@@ -182,7 +183,10 @@ public final class WebSocketTestClient: Sendable {
         }
         var body = ByteBuffer(bytes: payload)
         if masked {
-            let key = (UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255))
+            let key = (
+                UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255),
+                UInt8.random(in: 0...255)
+            )
             buffer.writeBytes([key.0, key.1, key.2, key.3])
             body.withUnsafeMutableReadableBytes { applyMask(key, to: $0, offset: 0) }
         }

@@ -12,7 +12,9 @@ func problems(_ yaml: String) -> [String] {
         _ = try parse(yaml)
         return []
     } catch {
-        return error.diagnostics.map { "\($0.location.line):\($0.location.column) \($0.message)\($0.hint.map { " | \($0)" } ?? "")" }
+        return error.diagnostics.map {
+            "\($0.location.line):\($0.location.column) \($0.message)\($0.hint.map { " | \($0)" } ?? "")"
+        }
     }
 }
 
@@ -64,7 +66,10 @@ func problems(_ yaml: String) -> [String] {
         #expect(b.maxFrameSize == 512 && b.timeout == .seconds(120))
         #expect(
             config.endpoints[1].kind
-                == .echo(EchoSettings(greeting: "hello", reply: "Hi, {message}!", bye: ByeRule(text: "quit", ignoreCase: false, reason: "gone")))
+                == .echo(
+                    EchoSettings(
+                        greeting: "hello", reply: "Hi, {message}!",
+                        bye: ByeRule(text: "quit", ignoreCase: false, reason: "gone")))
         )
     }
 
@@ -101,17 +106,23 @@ func problems(_ yaml: String) -> [String] {
     }
 
     @Test func missingVersion_andFutureVersion_areRefused() {
-        #expect(problems("endpoints:\n  - { path: /e, type: echo }\n") == ["1:1 the file has no 'version' | add 'version: 1' as its first line"])
+        #expect(
+            problems("endpoints:\n  - { path: /e, type: echo }\n") == [
+                "1:1 the file has no 'version' | add 'version: 1' as its first line"
+            ])
         #expect(
             problems("version: 2\nendpoints:\n  - { path: /e, type: echo }\n")
-                == ["1:10 version 2 is not understood by this wsgate, which reads version 1 | upgrade wsgate, or write the file for version 1"]
+                == [
+                    "1:10 version 2 is not understood by this wsgate, which reads version 1 | upgrade wsgate, or write the file for version 1"
+                ]
         )
     }
 
     @Test func yamlSyntaxError_isReportedWithItsPosition() {
         let found = problems("version: 1\nendpoints:\n  - path: /e\n    type: [echo\n")
         #expect(found.count == 1)
-        #expect(found.first?.hasPrefix("5:1 YAML syntax error") == true || found.first?.hasPrefix("4:") == true, "\(found)")
+        #expect(
+            found.first?.hasPrefix("5:1 YAML syntax error") == true || found.first?.hasPrefix("4:") == true, "\(found)")
     }
 
     @Test func contradictoryLimits_andDuplicatePaths_areErrors() {
@@ -139,10 +150,12 @@ func problems(_ yaml: String) -> [String] {
     }
 
     @Test func plannedFeatures_sayTheyAreNotAvailableYet() {
-        let found = problems("version: 1\nserver:\n  tls: { certificate: a, private_key: b }\nendpoints:\n  - { path: /c, type: broadcast }\n")
+        let found = problems(
+            "version: 1\nserver:\n  tls: { certificate: a, private_key: b }\nendpoints:\n  - { path: /c, type: broadcast }\n"
+        )
         #expect(found.count == 2)
         #expect(found[0].hasPrefix("3:3 server.tls is not supported by this version of wsgate yet"))
-        #expect(found[1].hasPrefix("5:25 endpoints[0].type 'broadcast' is not supported by this version of wsgate yet"))
+        #expect(found[1].hasPrefix("5:23 endpoints[0].type 'broadcast' is not supported by this version of wsgate yet"))
     }
 
     @Test func masking_isAWarningNotAnError() throws {
@@ -152,9 +165,10 @@ func problems(_ yaml: String) -> [String] {
         #expect(loaded.configuration.endpoints[0].settings.options.masking)
     }
 
-    @Test(arguments: [
-        ("0.0.0.0:8080", "0.0.0.0", 8080), (":9000", "0.0.0.0", 9000), ("[::1]:443", "::1", 443),
-    ] as [(String, String, Int)])
+    @Test(
+        arguments: [
+            ("0.0.0.0:8080", "0.0.0.0", 8080), (":9000", "0.0.0.0", 9000), ("[::1]:443", "::1", 443),
+        ] as [(String, String, Int)])
     func listenAddresses_parse(_ text: String, _ host: String, _ port: Int) {
         #expect(ListenAddress(parsing: text) == ListenAddress(host: host, port: port))
     }

@@ -49,11 +49,14 @@ func gatewayRouter(_ yaml: String) throws -> WebSocketRouter {
     }
 
     @Test func endpointLimits_fromYAML_areEnforced() async throws {
-        let router = try gatewayRouter("version: 1\nendpoints:\n  - { path: /small, type: echo, max_frame_size: 16, max_message_size: 16 }\n")
+        let router = try gatewayRouter(
+            "version: 1\nendpoints:\n  - { path: /small, type: echo, max_frame_size: 16, max_message_size: 16 }\n")
         try await withTestServer(router) { server in
             let client = try await server.connect("/small")
             try await client.send(String(repeating: "x", count: 17))
-            #expect(try await client.receive() == .close(CloseReason(.messageTooBig, "frame of 17 bytes exceeds max_frame_size 16")))
+            #expect(
+                try await client.receive()
+                    == .close(CloseReason(.messageTooBig, "frame of 17 bytes exceeds max_frame_size 16")))
         }
     }
 }

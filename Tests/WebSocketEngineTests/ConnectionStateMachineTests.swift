@@ -111,7 +111,9 @@ func failure(_ code: CloseReason.Code) -> (ConnectionStateMachine.Action) -> Boo
         #expect(FrameEncoder.closePayload(CloseReason(.noStatusReceived)).readableBytes == 0)
     }
 
-    @Test(arguments: [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999] as [UInt16])
+    @Test(
+        arguments: [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
+            as [UInt16])
     func validCloseCodes_areEchoed(_ code: UInt16) {
         var driver = MachineDriver()
         let actions = driver.feed(rawFrame(opcode: 0x8, payload: closePayload(code)))
@@ -139,7 +141,9 @@ func failure(_ code: CloseReason.Code) -> (ConnectionStateMachine.Action) -> Boo
 
     @Test func applicationClose_waitsForThePeer_thenDataIsIgnoredAndTheReplyEndsIt() {
         var driver = MachineDriver()
-        #expect(driver.machine.close(CloseReason(.normal, "bye")) == .sendClose(CloseReason(.normal, "bye"), then: .awaitPeerClose))
+        #expect(
+            driver.machine.close(CloseReason(.normal, "bye"))
+                == .sendClose(CloseReason(.normal, "bye"), then: .awaitPeerClose))
         #expect(driver.machine.close(CloseReason(.normal)) == nil)
         let actions = driver.feed(
             rawFrame(opcode: 0x1, payload: Array("late".utf8)),

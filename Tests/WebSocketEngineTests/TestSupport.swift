@@ -1,5 +1,5 @@
-import Testing
 import NIOCore
+import Testing
 import WebSocketEngine
 import WebSocketTesting
 
@@ -37,4 +37,3 @@ func expectEcho(_ client: WebSocketTestClient, _ text: String = "still here") as
     let frame = try await client.receive()
     #expect(frame.readText() == text)
 }
-

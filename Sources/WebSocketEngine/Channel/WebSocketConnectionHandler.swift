@@ -206,7 +206,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             acceptKey = key
             subprotocol = selected
         }
-        guard registry.add(ObjectIdentifier(self), limit: configuration.maxConnections, connection: self, context: context)
+        guard
+            registry.add(
+                ObjectIdentifier(self), limit: configuration.maxConnections, connection: self, context: context)
         else {
             refuse(
                 .serverBusy,
@@ -374,7 +376,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         promise: EventLoopPromise<Void>? = nil
     ) {
         let maskingKey: (UInt8, UInt8, UInt8, UInt8)? =
-            options.masking ? (.random(in: 0...255), .random(in: 0...255), .random(in: 0...255), .random(in: 0...255)) : nil
+            options.masking
+            ? (.random(in: 0...255), .random(in: 0...255), .random(in: 0...255), .random(in: 0...255)) : nil
         if maskingKey != nil || payload.readableBytes <= 1024 {
             let frame = FrameEncoder.encode(
                 opcode: opcode,
@@ -475,7 +478,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 promise.fail(WebSocketError.controlFrameTooLong(payload.readableBytes))
                 return
             }
-            if case .ping = frame { writeFrame(.ping, payload, context: context) } else {
+            if case .ping = frame {
+                writeFrame(.ping, payload, context: context)
+            } else {
                 writeFrame(.pong, payload, context: context)
             }
         case .close(let reason):

@@ -30,7 +30,9 @@ public struct WebSocketRouter: Sendable {
     public init() {}
 
     /// All routes, literal paths first.
-    public var routes: [Route] { literalRoutes.values.sorted { $0.path.description < $1.path.description } + templateRoutes }
+    public var routes: [Route] {
+        literalRoutes.values.sorted { $0.path.description < $1.path.description } + templateRoutes
+    }
 
     /// Adds a WebSocket endpoint at `path` (literal, or a template such as `/chat/{room}`).
     public mutating func webSocket(

@@ -46,8 +46,11 @@ def test_bad_input_ends_only_that_connection_and_leaks_no_descriptor(gateway_fac
                 head = await reader.readuntil(b"\r\n\r\n")
                 assert head.startswith(b"HTTP/1.1 101")
                 writer.write(b"\x81\x02hi")
-                close = await reader.readexactly(4)
-                assert close[0] == 0x88 and int.from_bytes(close[2:4], "big") == 1002
+                header = await reader.readexactly(2)
+                assert header[0] == 0x88  # a close frame, unmasked
+                payload = await reader.readexactly(header[1] & 0x7F)
+                assert int.from_bytes(payload[:2], "big") == 1002
+                assert payload[2:] == b"client frame is not masked"
                 assert await reader.read() == b""  # the server closed its side
                 writer.close()
                 # A client that goes away without a close frame.
