@@ -14,7 +14,8 @@ final class TestClientHandler: ChannelInboundHandler {
     private var head: HTTPResponseHead?
     private var bodyLength = 0
     private var upgraded = false
-    private var parser = FrameParser(role: .client, maxFrameSize: Int.max)
+    // A test tool: frames with any reserved bit are passed on, so tests can see what extensions set.
+    private var parser = FrameParser(role: .client, maxFrameSize: Int.max, allowedReservedBits: [.rsv1, .rsv2, .rsv3])
     private var current: (header: FrameHeader, payload: ByteBuffer)?
     private var message: (opcode: Opcode, payload: ByteBuffer)?
     /// Set once either side of the test sent a close frame, so it is not sent twice.

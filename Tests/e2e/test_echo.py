@@ -6,6 +6,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from rawws import RawClient, frame
+
 
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, timeout=30))
@@ -93,3 +95,82 @@ def test_sigterm_closes_sessions_with_1001_and_exits_0(gateway_factory):
 
     run(scenario())
     assert gateway.process.wait(timeout=15) == 0
+
+
+def test_each_bad_input_ends_only_its_connection_with_the_right_code(gateway_factory):
+    gateway = gateway_factory("Tests/e2e/limits.yaml")
+
+    async def bad(kind):
+        client = await RawClient.open(gateway.port)
+        assert client.status == 101
+        if kind == "oversized frame":
+            client.send(frame(0x2, b"x" * 1025))
+            expected = 1009
+        elif kind == "oversized message":
+            client.send(frame(0x2, b"x" * 1000, fin=False))
+            for _ in range(3):
+                client.send(frame(0x0, b"x" * 1000, fin=False))
+            client.send(frame(0x0, b"x" * 1000))
+            expected = 1009
+        elif kind == "invalid utf-8":
+            client.send(frame(0x1, b"caf\xc3\x28"))
+            expected = 1007
+        elif kind == "never answers pings":
+            expected = 1011  # the raw client reads pings but never sends a pong
+        code, reason = await client.read_close()
+        assert code == expected, f"{kind}: {code} {reason}"
+        assert await client.closed_by_server(), kind
+        client.close()
+
+    async def scenario():
+        headers = {"Origin": "https://good.example"}
+        async with connect(gateway.url("/echo"), additional_headers=headers) as bystander:
+            baseline = gateway.open_descriptors()
+            for _ in range(5):
+                await asyncio.gather(
+                    bad("oversized frame"), bad("oversized message"), bad("invalid utf-8"), bad("never answers pings")
+                )
+                refused = await RawClient.open(gateway.port, extra_headers="Origin: https://evil.example\r\n")
+                assert refused.status == 403
+                # read() returns at end of stream: the server sent its reason and closed.
+                body = await asyncio.wait_for(refused.reader.read(), timeout=5)
+                assert b"is not allowed" in body
+                refused.close()
+                await bystander.send("still served")
+                assert await bystander.recv() == "still served"
+            deadline = time.monotonic() + 5
+            while gateway.open_descriptors() > baseline and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert gateway.open_descriptors() == baseline
+
+    run(scenario())
+
+
+def test_client_that_never_reads_gets_backpressure_not_an_unbounded_buffer(gateway_factory):
+    gateway = gateway_factory("scripts/autobahn.yaml")
+
+    def rss_kib():
+        with open(f"/proc/{gateway.process.pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    async def scenario():
+        client = await RawClient.open(gateway.port, path="/")
+        before = rss_kib()
+        message = frame(0x2, b"z" * (1 << 20))
+        written = 0
+        # The echo answers every message, but this client never reads: the server must stop
+        # reading too instead of queueing the answers. Offer 256 MiB, for at most 5 seconds.
+        deadline = time.monotonic() + 5
+        while written < 256 and time.monotonic() < deadline:
+            client.send(message)
+            try:
+                await asyncio.wait_for(client.writer.drain(), timeout=0.5)
+            except asyncio.TimeoutError:
+                break
+            written += 1
+        assert written < 256, "the server kept reading from a client that never reads"
+        grown_mib = (rss_kib() - before) / 1024
+        assert grown_mib < 64, f"server memory grew {grown_mib:.0f} MiB for a stalled client"
+        client.writer.transport.abort()
+
+    run(scenario())

@@ -26,6 +26,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private var pending: ByteBuffer?
     private var options = WebSocketOptions()
     private var machine: ConnectionStateMachine?
+    private var extensions = ExtensionPipeline([])
     private var keepAlive: KeepAlive?
     private var keepAliveTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
@@ -224,9 +225,20 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         }
         registered = true
 
+        if !route.options.extensions.isEmpty {
+            // A malformed offer is declined rather than refused: the client may proceed without extensions.
+            let offers = ExtensionNegotiation.parseOffers(head.values("Sec-WebSocket-Extensions")) ?? []
+            extensions = ExtensionPipeline(
+                ExtensionNegotiation.negotiate(offers: offers, factories: route.options.extensions)
+            )
+        }
         var response = context.channel.allocator.buffer(capacity: 256)
-        Handshake.switchingProtocols(acceptKey: acceptKey, subprotocol: subprotocol, extensions: nil)
-            .write(into: &response)
+        Handshake.switchingProtocols(
+            acceptKey: acceptKey,
+            subprotocol: subprotocol,
+            extensions: extensions.responseHeader
+        )
+        .write(into: &response)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
 
         options = route.options
@@ -235,7 +247,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         machine = ConnectionStateMachine(
             role: .server,
             maxFrameSize: options.maxFrameSize,
-            maxMessageSize: options.maxMessageSize
+            maxMessageSize: options.maxMessageSize,
+            allowedReservedBits: extensions.reservedBits
         )
         keepAlive = KeepAlive(
             pingPeriod: TimeAmount(options.pingPeriod),
@@ -310,8 +323,18 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     private func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
-        case .deliver(let message):
+        case .deliver(var message):
             if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: .now()) }
+            if !message.reserved.isEmpty {
+                do {
+                    message = try extensions.decode(message, maxSize: options.maxMessageSize)
+                } catch {
+                    if let action = machine?.fail(with: CloseReason(error.closeCode, error.description)) {
+                        perform(action, context: context)
+                    }
+                    return
+                }
+            }
             let frame: Frame = message.kind == .text ? .text(message.data) : .binary(message.data)
             guard let source else { return }
             switch source.yield(frame) {
@@ -372,6 +395,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private func writeFrame(
         _ opcode: Opcode,
         _ payload: ByteBuffer,
+        reserved: ReservedBits = [],
         context: ChannelHandlerContext,
         promise: EventLoopPromise<Void>? = nil
     ) {
@@ -380,6 +404,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             ? (.random(in: 0...255), .random(in: 0...255), .random(in: 0...255), .random(in: 0...255)) : nil
         if maskingKey != nil || payload.readableBytes <= 1024 {
             let frame = FrameEncoder.encode(
+                reserved: reserved,
                 opcode: opcode,
                 payload: payload,
                 maskingKey: maskingKey,
@@ -390,7 +415,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             // Large payloads go out as they are, after a separate small header (no copy).
             var header = context.channel.allocator.buffer(capacity: 10)
             FrameEncoder.writeHeader(
-                FrameHeader(fin: true, opcode: opcode, payloadLength: payload.readableBytes),
+                FrameHeader(fin: true, reserved: reserved, opcode: opcode, payloadLength: payload.readableBytes),
                 into: &header
             )
             context.write(wrapOutboundOut(header), promise: nil)
@@ -469,10 +494,20 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             return
         }
         switch frame {
-        case .text(let payload):
-            writeFrame(.text, payload, context: context)
-        case .binary(let payload):
-            writeFrame(.binary, payload, context: context)
+        case .text(let payload), .binary(let payload):
+            let opcode: Opcode
+            if case .text = frame { opcode = .text } else { opcode = .binary }
+            if extensions.extensions.isEmpty {
+                writeFrame(opcode, payload, context: context)
+            } else {
+                do {
+                    let (encoded, reserved) = try extensions.encode(payload, isText: opcode == .text)
+                    writeFrame(opcode, encoded, reserved: reserved, context: context)
+                } catch {
+                    promise.fail(error)
+                    return
+                }
+            }
         case .ping(let payload), .pong(let payload):
             guard payload.readableBytes <= 125 else {
                 promise.fail(WebSocketError.controlFrameTooLong(payload.readableBytes))

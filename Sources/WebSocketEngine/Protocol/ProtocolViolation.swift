@@ -19,6 +19,7 @@ package enum ProtocolViolation: Error, Sendable, Equatable, CustomStringConverti
     case invalidUTF8InCloseReason
     case closePayloadOfOneByte
     case invalidCloseCode(UInt16)
+    case extensionFailed(String)
 
     /// The close code sent to the peer when the connection fails for this reason.
     package var closeCode: CloseReason.Code {
@@ -46,6 +47,7 @@ package enum ProtocolViolation: Error, Sendable, Equatable, CustomStringConverti
         case .invalidUTF8InCloseReason: return "close reason is not valid UTF-8"
         case .closePayloadOfOneByte: return "close frame with a one-byte payload"
         case .invalidCloseCode(let code): return "invalid close code \(code)"
+        case .extensionFailed(let why): return "extension could not restore the message: \(why)"
         }
     }
 }

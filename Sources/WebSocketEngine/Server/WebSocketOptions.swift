@@ -13,6 +13,9 @@ public struct WebSocketOptions: Sendable, Equatable {
     public var maxMessageSize: Int
     /// Mask the frames the server sends (Ktor parity). Browsers refuse masked server frames. Default false.
     public var masking: Bool
+    /// Extensions offered to clients, in the order they are negotiated (Ktor's `extensions { install(…) }`).
+    /// Default none.
+    public var extensions: [any WebSocketExtensionFactory]
 
     /// Creates options; every argument has wsgate's default.
     public init(
@@ -21,7 +24,8 @@ public struct WebSocketOptions: Sendable, Equatable {
         idleTimeout: Duration = .zero,
         maxFrameSize: Int = 1 << 20,
         maxMessageSize: Int = 4 << 20,
-        masking: Bool = false
+        masking: Bool = false,
+        extensions: [any WebSocketExtensionFactory] = []
     ) {
         self.pingPeriod = pingPeriod
         self.timeout = timeout
@@ -29,5 +33,13 @@ public struct WebSocketOptions: Sendable, Equatable {
         self.maxFrameSize = maxFrameSize
         self.maxMessageSize = maxMessageSize
         self.masking = masking
+        self.extensions = extensions
+    }
+
+    /// Options are equal when their settings are equal and they list extensions of the same names.
+    public static func == (lhs: WebSocketOptions, rhs: WebSocketOptions) -> Bool {
+        lhs.pingPeriod == rhs.pingPeriod && lhs.timeout == rhs.timeout && lhs.idleTimeout == rhs.idleTimeout
+            && lhs.maxFrameSize == rhs.maxFrameSize && lhs.maxMessageSize == rhs.maxMessageSize
+            && lhs.masking == rhs.masking && lhs.extensions.map(\.name) == rhs.extensions.map(\.name)
     }
 }

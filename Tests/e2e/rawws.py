@@ -1,0 +1,60 @@
+"""A deliberately minimal WebSocket client on raw asyncio streams, for sending bad input."""
+import asyncio
+import os
+
+HANDSHAKE = (
+    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+)
+
+
+def frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = True) -> bytes:
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mask_bit = 0x80 if masked else 0
+    if len(payload) < 126:
+        head += bytes([mask_bit | len(payload)])
+    elif len(payload) < 65536:
+        head += bytes([mask_bit | 126]) + len(payload).to_bytes(2, "big")
+    else:
+        head += bytes([mask_bit | 127]) + len(payload).to_bytes(8, "big")
+    if not masked:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class RawClient:
+    @classmethod
+    async def open(cls, port: int, path: str = "/echo", extra_headers: str = ""):
+        self = cls()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        self.writer.write(HANDSHAKE.format(path=path, extra=extra_headers).encode())
+        self.head = await self.reader.readuntil(b"\r\n\r\n")
+        self.status = int(self.head.split(b" ")[1])
+        return self
+
+    async def read_frame(self):
+        """Returns (opcode, payload) of the next frame from the server."""
+        b0, b1 = await self.reader.readexactly(2)
+        length = b1 & 0x7F
+        if length == 126:
+            length = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await self.reader.readexactly(8), "big")
+        return b0 & 0x0F, await self.reader.readexactly(length)
+
+    async def read_close(self):
+        """Skips pings and returns (code, reason) of the server's close frame."""
+        while True:
+            opcode, payload = await self.read_frame()
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+
+    async def closed_by_server(self) -> bool:
+        return await asyncio.wait_for(self.reader.read(), timeout=5) == b""
+
+    def send(self, data: bytes):
+        self.writer.write(data)
+
+    def close(self):
+        self.writer.close()
