@@ -74,14 +74,14 @@ struct Serve: AsyncParsableCommand {
                 "endpoints": "\(paths)",
             ]
         )
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { signal in
-            logger.info("signal \(signal): closing sessions with 1001")
-            Task { await server.shutdown(grace: .seconds(10)) }
+        let (signals, received) = AsyncStream<Int32>.makeStream()
+        let watcher = SignalWatcher(signals: [SIGTERM, SIGINT]) { received.yield($0) }
+        for await signal in signals {
+            logger.info("signal \(signal): closing every session with 1001")
+            break
         }
-        try await server.waitUntilClosed()
-        // Let sessions finish their close handshakes (bounded by shutdown's grace).
-        while server.openSessions > 0 { try await Task.sleep(for: .milliseconds(20)) }
-        signals.cancel()
+        await server.shutdown(grace: .seconds(10))
+        watcher.cancel()
         logger.info("wsgate stopped")
     }
 }

@@ -69,6 +69,10 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         closePromise = context.eventLoop.makePromise(of: CloseReason.self)
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         if let remote = context.channel.remoteAddress {
             logger[metadataKey: "peer"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
