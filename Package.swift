@@ -10,12 +10,14 @@ let package = Package(
         .library(name: "WebSocketTesting", targets: ["WebSocketTesting"]),
         .library(name: "GatewayConfig", targets: ["GatewayConfig"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        .library(name: "WSGateCommand", targets: ["WSGateCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -25,6 +27,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         .target(
@@ -52,8 +55,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(
-            name: "wsgate",
+        .target(
+            name: "WSGateCommand",
             dependencies: [
                 "Gateway",
                 "GatewayConfig",
@@ -62,14 +65,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(name: "wsgate", dependencies: ["WSGateCommand"]),
+        // examples/custom-extension: a third-party extension and a wsgate build that registers it.
+        .target(
+            name: "FlipExtension",
+            dependencies: ["WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")],
+            path: "examples/custom-extension/FlipExtension"
+        ),
+        .executableTarget(
+            name: "wsgate-flip",
+            dependencies: ["FlipExtension", "Gateway", "WSGateCommand"],
+            path: "examples/custom-extension/wsgate-flip"
+        ),
         .testTarget(
             name: "WebSocketEngineTests",
             dependencies: [
                 "WebSocketEngine",
                 "WebSocketTesting",
+                "FlipExtension",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         .testTarget(name: "WebSocketTestingTests", dependencies: ["WebSocketTesting", "WebSocketEngine"]),

@@ -4,10 +4,16 @@ import WebSocketEngine
 
 /// Builds and runs the endpoints a ``GatewayConfiguration`` declares, on the shared engine.
 public enum Gateway {
-    /// The routes for a configuration: one ``WebSocketRouter`` entry per endpoint.
-    public static func router(for configuration: GatewayConfiguration) throws -> WebSocketRouter {
+    /// The routes for a configuration: one ``WebSocketRouter`` entry per endpoint, with the extensions
+    /// it names built from `extensions` (the registry the command line runs with, by default).
+    public static func router(
+        for configuration: GatewayConfiguration,
+        extensions: ExtensionRegistry = ExtensionRegistry.current
+    ) throws -> WebSocketRouter {
         var router = WebSocketRouter()
         for endpoint in configuration.endpoints {
+            var options = endpoint.settings.options
+            options.extensions = try extensions.factories(for: endpoint.settings.extensions)
             let handler: WebSocketHandler
             switch endpoint.kind {
             case .echo(let settings):
@@ -16,7 +22,7 @@ public enum Gateway {
             }
             try router.webSocket(
                 endpoint.path,
-                options: endpoint.settings.options,
+                options: options,
                 allowedOrigins: endpoint.settings.allowedOrigins,
                 subprotocols: endpoint.settings.subprotocols,
                 handler: handler

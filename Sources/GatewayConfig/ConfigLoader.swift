@@ -24,10 +24,12 @@ public enum ConfigLoader {
     ]
     static let settingKeys = [
         "ping_period", "timeout", "idle_timeout", "max_frame_size", "max_message_size", "masking",
-        "allowed_origins", "subprotocols",
+        "allowed_origins", "subprotocols", "extensions",
     ]
-    static let plannedSettingKeys = [
-        "extensions": "permessage-deflate is not available yet; remove 'extensions' for now"
+    static let plannedSettingKeys: [String: String] = [:]
+    static let deflateKeys = [
+        "enabled", "compression_level", "compress_min_size", "server_no_context_takeover",
+        "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits",
     ]
     static let endpointKinds: [String: [String]] = [
         "echo": ["greeting", "reply", "bye"]
@@ -35,7 +37,9 @@ public enum ConfigLoader {
     static let plannedKinds = ["broadcast", "process"]
 
     /// Reads and validates a file. Relative paths in it resolve against its folder.
-    public static func load(path: String) throws(ConfigError) -> LoadedConfiguration {
+    public static func load(path: String, customExtensions: Set<String> = []) throws(ConfigError)
+        -> LoadedConfiguration
+    {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -50,14 +54,18 @@ public enum ConfigLoader {
             ])
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        return try parse(yaml: text, file: path, baseDirectory: folder)
+        return try parse(yaml: text, file: path, baseDirectory: folder, customExtensions: customExtensions)
     }
 
-    /// Parses and validates YAML text; `file` names it in diagnostics.
-    public static func parse(yaml: String, file: String, baseDirectory: String) throws(ConfigError)
-        -> LoadedConfiguration
-    {
-        var reader = NodeReader(file: file)
+    /// Parses and validates YAML text; `file` names it in diagnostics. `customExtensions` are the
+    /// extension names a custom build registered (see `ExtensionRegistry` in the Gateway module).
+    public static func parse(
+        yaml: String,
+        file: String,
+        baseDirectory: String,
+        customExtensions: Set<String> = []
+    ) throws(ConfigError) -> LoadedConfiguration {
+        var reader = NodeReader(file: file, customExtensions: customExtensions)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -118,9 +126,13 @@ public enum ConfigLoader {
                 root, "the file declares no 'endpoints'",
                 hint: "add an 'endpoints:' list, e.g. '- { path: /echo, type: echo }'")
         }
-        let errors = reader.diagnostics.filter { $0.severity == .error }
-        if !errors.isEmpty { throw ConfigError(diagnostics: reader.diagnostics) }
-        return LoadedConfiguration(configuration: configuration, warnings: reader.diagnostics)
+        // Report in file order, whatever order the checks ran in.
+        let diagnostics = reader.diagnostics.enumerated().sorted { a, b in
+            (a.element.location.line, a.element.location.column, a.offset)
+                < (b.element.location.line, b.element.location.column, b.offset)
+        }.map(\.element)
+        if diagnostics.contains(where: { $0.severity == .error }) { throw ConfigError(diagnostics: diagnostics) }
+        return LoadedConfiguration(configuration: configuration, warnings: diagnostics)
     }
 
     private static func syntaxDiagnostic(_ error: any Error, file: String) -> ConfigDiagnostic {
@@ -234,6 +246,8 @@ public enum ConfigLoader {
             }
         case "subprotocols":
             if let v = reader.stringList(value, name) { settings.subprotocols = v }
+        case "extensions":
+            readExtensions(value, name, into: &settings.extensions, reader: &reader)
         default:
             return false
         }
@@ -359,6 +373,114 @@ public enum ConfigLoader {
             )
         }
         return endpoints
+    }
+
+    /// Merges an `extensions:` mapping into `extensions`: a named extension's keys apply over the
+    /// settings it already has (from `defaults:`), `enabled: false` removes it.
+    private static func readExtensions(
+        _ node: Node,
+        _ path: String,
+        into extensions: inout [ExtensionSetting],
+        reader: inout NodeReader
+    ) {
+        if NodeReader.isNull(node) {
+            extensions = []
+            return
+        }
+        let known = ["permessage-deflate"] + reader.customExtensions.sorted()
+        guard case .mapping(let mapping) = node else {
+            reader.error(
+                node, "\(path) must be a mapping of extension names to their settings",
+                hint: "e.g. 'permessage-deflate: { compression_level: 6 }'")
+            return
+        }
+        for (keyNode, value) in mapping {
+            let name = keyNode.string ?? ""
+            let qualified = "\(path).\(name)"
+            guard known.contains(name) else {
+                let suggestion = closestMatch(to: name, in: known).map { "did you mean '\($0)'?" }
+                reader.error(
+                    keyNode,
+                    "unknown extension '\(name)' in \(path)",
+                    hint: suggestion
+                        ?? "this build knows: \(known.joined(separator: ", ")); a custom build can register more"
+                )
+                continue
+            }
+            let index = extensions.firstIndex { $0.name == name }
+            if name == "permessage-deflate" {
+                var configuration =
+                    index.flatMap { i -> PerMessageDeflateConfiguration? in
+                        if case .permessageDeflate(let existing) = extensions[i] { return existing }
+                        return nil
+                    } ?? PerMessageDeflateConfiguration()
+                guard let enabled = readDeflate(value, qualified, into: &configuration, reader: &reader) else {
+                    continue
+                }
+                if let index { extensions.remove(at: index) }
+                if enabled {
+                    extensions.insert(
+                        .permessageDeflate(configuration), at: min(index ?? extensions.count, extensions.count))
+                }
+            } else {
+                var parameters: [String: String] = [:]
+                if !NodeReader.isNull(value) {
+                    guard case .mapping(let entries) = value else {
+                        reader.error(value, "\(qualified) must be a mapping of parameters")
+                        continue
+                    }
+                    for (parameterNode, parameterValue) in entries {
+                        guard let key = parameterNode.string,
+                            let text = reader.string(parameterValue, "\(qualified).\(parameterNode.string ?? "")")
+                        else { continue }
+                        parameters[key] = text
+                    }
+                }
+                let setting = ExtensionSetting.custom(name: name, parameters: parameters)
+                if let index { extensions[index] = setting } else { extensions.append(setting) }
+            }
+        }
+    }
+
+    /// Applies `permessage-deflate:` keys; returns whether it stays enabled, or nil on errors.
+    private static func readDeflate(
+        _ node: Node,
+        _ path: String,
+        into configuration: inout PerMessageDeflateConfiguration,
+        reader: inout NodeReader
+    ) -> Bool? {
+        if NodeReader.isNull(node) { return true }
+        guard let entries = reader.mapping(node, path, known: deflateKeys) else { return nil }
+        var enabled = true
+        for (key, _, value) in entries {
+            let name = "\(path).\(key)"
+            switch key {
+            case "enabled":
+                if let v = reader.bool(value, name) { enabled = v }
+            case "compression_level":
+                if let v = reader.integer(value, name, range: 0...9) { configuration.compressionLevel = v }
+            case "compress_min_size":
+                if let v = reader.size(value, name) { configuration.compressMinSize = v }
+            case "server_no_context_takeover":
+                if let v = reader.bool(value, name) { configuration.serverNoContextTakeover = v }
+            case "client_no_context_takeover":
+                if let v = reader.bool(value, name) { configuration.clientNoContextTakeover = v }
+            case "server_max_window_bits":
+                if let v = reader.integer(value, name, range: 8...15) {
+                    if v == 8 {
+                        reader.warning(
+                            value, "\(name): zlib cannot compress with an 8-bit window, so wsgate uses 9",
+                            hint: "write 9")
+                    }
+                    configuration.serverMaxWindowBits = v
+                }
+            case "client_max_window_bits":
+                if let v = reader.integer(value, name, range: 8...15) { configuration.clientMaxWindowBits = v }
+            default:
+                break
+            }
+        }
+        return enabled
     }
 
     private static func readBye(_ node: Node, _ path: String, reader: inout NodeReader) -> ByeRule? {

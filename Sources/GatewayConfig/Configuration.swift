@@ -83,8 +83,34 @@ public struct EndpointSettings: Sendable, Equatable {
     public var allowedOrigins: [String] = ["*"]
     /// `subprotocols`: in server preference order. Default none.
     public var subprotocols: [String] = []
+    /// `extensions`: in negotiation order. Default: permessage-deflate with its defaults.
+    public var extensions: [ExtensionSetting] = [.permessageDeflate(PerMessageDeflateConfiguration())]
 
     public init() {}
+
+    /// The permessage-deflate settings, when it is enabled.
+    public var deflate: PerMessageDeflateConfiguration? {
+        for setting in extensions {
+            if case .permessageDeflate(let configuration) = setting { return configuration }
+        }
+        return nil
+    }
+}
+
+/// One entry of `extensions:`.
+public enum ExtensionSetting: Sendable, Equatable {
+    /// `permessage-deflate: {…}` (RFC 7692).
+    case permessageDeflate(PerMessageDeflateConfiguration)
+    /// An extension a custom wsgate build registered by name; its parameters as written.
+    case custom(name: String, parameters: [String: String])
+
+    /// The extension name as written in YAML.
+    public var name: String {
+        switch self {
+        case .permessageDeflate: return "permessage-deflate"
+        case .custom(let name, _): return name
+        }
+    }
 }
 
 /// One entry of `endpoints:`.

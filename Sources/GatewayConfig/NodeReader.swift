@@ -4,10 +4,13 @@ import Yams
 /// instead of stopping at the first.
 struct NodeReader {
     let file: String
+    /// Extension names a custom build registered, besides permessage-deflate.
+    let customExtensions: Set<String>
     private(set) var diagnostics: [ConfigDiagnostic] = []
 
-    init(file: String) {
+    init(file: String, customExtensions: Set<String> = []) {
         self.file = file
+        self.customExtensions = customExtensions
     }
 
     func location(_ node: Node) -> SourceLocation {

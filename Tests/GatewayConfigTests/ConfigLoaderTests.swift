@@ -143,8 +143,8 @@ func problems(_ yaml: String) -> [String] {
         #expect(
             found == [
                 "3:5 endpoints[0]: max_frame_size (2097152 bytes) is larger than max_message_size (1048576 bytes) | a frame is part of a message: raise max_message_size or lower max_frame_size",
-                "7:11 path /a is declared twice (first at test.yaml:3:11) | give each endpoint its own path",
                 "7:5 endpoints[1]: timeout is 0 while ping_period is on, so every ping would time out at once | set timeout to e.g. 15s, or ping_period: 0 to disable pings",
+                "7:11 path /a is declared twice (first at test.yaml:3:11) | give each endpoint its own path",
             ]
         )
     }
@@ -171,5 +171,82 @@ func problems(_ yaml: String) -> [String] {
         ] as [(String, String, Int)])
     func listenAddresses_parse(_ text: String, _ host: String, _ port: Int) {
         #expect(ListenAddress(parsing: text) == ListenAddress(host: host, port: port))
+    }
+}
+
+@Suite struct ExtensionConfigTests {
+    @Test func deflate_isOnByDefault_andEndpointKeysMergeOverDefaults() throws {
+        let config = try parse(
+            """
+            version: 1
+            defaults:
+              extensions:
+                permessage-deflate: { compression_level: 1, server_max_window_bits: 10 }
+            endpoints:
+              - { path: /a, type: echo }
+              - path: /b
+                type: echo
+                extensions: { permessage-deflate: { client_no_context_takeover: true } }
+              - path: /c
+                type: echo
+                extensions: { permessage-deflate: { enabled: false } }
+            """
+        ).configuration
+        #expect(
+            try parse("version: 1\nendpoints: [{ path: /x, type: echo }]").configuration.endpoints[0].settings.deflate
+                == PerMessageDeflateConfiguration())
+        #expect(
+            config.endpoints[0].settings.deflate
+                == PerMessageDeflateConfiguration(compressionLevel: 1, serverMaxWindowBits: 10))
+        #expect(
+            config.endpoints[1].settings.deflate
+                == PerMessageDeflateConfiguration(
+                    compressionLevel: 1, clientNoContextTakeover: true, serverMaxWindowBits: 10)
+        )
+        #expect(config.endpoints[2].settings.extensions.isEmpty)
+    }
+
+    @Test func unknownExtension_isAnError_unlessTheBuildRegisteredIt() throws {
+        let yaml =
+            "version: 1\nendpoints:\n  - path: /f\n    type: echo\n    extensions: { permessage-deflat: {}, x-flip: { note: hi } }\n"
+        #expect(
+            problems(yaml) == [
+                "5:19 unknown extension 'permessage-deflat' in endpoints[0].extensions | did you mean 'permessage-deflate'?",
+                "5:42 unknown extension 'x-flip' in endpoints[0].extensions | this build knows: permessage-deflate; a custom build can register more",
+            ]
+        )
+        let loaded = try ConfigLoader.parse(
+            yaml: yaml.replacingOccurrences(of: "permessage-deflat:", with: "permessage-deflate:"),
+            file: "test.yaml",
+            baseDirectory: ".",
+            customExtensions: ["x-flip"]
+        )
+        #expect(
+            loaded.configuration.endpoints[0].settings.extensions
+                == [
+                    .permessageDeflate(PerMessageDeflateConfiguration()),
+                    .custom(name: "x-flip", parameters: ["note": "hi"]),
+                ]
+        )
+    }
+
+    @Test func deflateKeys_areChecked() {
+        let found = problems(
+            """
+            version: 1
+            endpoints:
+              - path: /d
+                type: echo
+                extensions:
+                  permessage-deflate: { server_max_window_bits: 16, compression_level: 10, level: 3 }
+            """
+        )
+        #expect(
+            found == [
+                "6:53 endpoints[0].extensions.permessage-deflate.server_max_window_bits must be between 8 and 15, not 16",
+                "6:76 endpoints[0].extensions.permessage-deflate.compression_level must be between 0 and 9, not 10",
+                "6:80 unknown key 'level' in endpoints[0].extensions.permessage-deflate | the keys here are: enabled, compression_level, compress_min_size, server_no_context_takeover, client_no_context_takeover, server_max_window_bits, client_max_window_bits",
+            ]
+        )
     }
 }

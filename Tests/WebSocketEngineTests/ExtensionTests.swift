@@ -1,36 +1,10 @@
+import FlipExtension
 import NIOCore
 import Testing
 import WebSocketEngine
 import WebSocketTesting
 
 @testable import WebSocketEngine
-
-/// A custom extension written only against the public API: `x-flip` inverts every payload byte and
-/// marks such messages with RSV2.
-final class FlipExtension: WebSocketExtension {
-    let response = WebSocketExtensionOffer(name: "x-flip")
-    let reservedBits: UInt8 = 0b010
-
-    static func flip(_ buffer: ByteBuffer) -> ByteBuffer {
-        ByteBuffer(bytes: buffer.readableBytesView.map { ~$0 })
-    }
-
-    func decode(_ message: ByteBuffer, reservedBits: UInt8, maxSize: Int) throws -> ByteBuffer {
-        Self.flip(message)
-    }
-
-    func encode(_ message: ByteBuffer, isText: Bool) throws -> (payload: ByteBuffer, reservedBits: UInt8) {
-        (Self.flip(message), reservedBits)
-    }
-}
-
-struct FlipFactory: WebSocketExtensionFactory {
-    let name = "x-flip"
-    func negotiate(offers: [WebSocketExtensionOffer]) -> (any WebSocketExtension)? {
-        // Accept only a parameterless offer, as a real factory declines what it cannot honour.
-        offers.contains { $0.parameters.isEmpty } ? FlipExtension() : nil
-    }
-}
 
 @Suite struct ExtensionOfferParsingTests {
     @Test func severalOffers_withQuotedAndBareParameters_parse() {

@@ -24,10 +24,10 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, config: str):
+    def __init__(self, config: str, binary: str | None = None):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [wsgate_binary(), "serve", config, "--listen", f"127.0.0.1:{self.port}"],
+            [binary or wsgate_binary(), "serve", config, "--listen", f"127.0.0.1:{self.port}"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -8,8 +8,8 @@ HANDSHAKE = (
 )
 
 
-def frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = True) -> bytes:
-    head = bytes([(0x80 if fin else 0) | opcode])
+def frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = True, rsv: int = 0) -> bytes:
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
     mask_bit = 0x80 if masked else 0
     if len(payload) < 126:
         head += bytes([mask_bit | len(payload)])
@@ -31,17 +31,27 @@ class RawClient:
         self.writer.write(HANDSHAKE.format(path=path, extra=extra_headers).encode())
         self.head = await self.reader.readuntil(b"\r\n\r\n")
         self.status = int(self.head.split(b" ")[1])
+        self.headers = {}
+        for line in self.head.decode("latin-1").split("\r\n")[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                self.headers[name.strip().lower()] = value.strip()
         return self
 
     async def read_frame(self):
         """Returns (opcode, payload) of the next frame from the server."""
+        opcode, _, payload = await self.read_frame_with_rsv()
+        return opcode, payload
+
+    async def read_frame_with_rsv(self):
+        """Returns (opcode, reserved bits, payload) of the next frame from the server."""
         b0, b1 = await self.reader.readexactly(2)
         length = b1 & 0x7F
         if length == 126:
             length = int.from_bytes(await self.reader.readexactly(2), "big")
         elif length == 127:
             length = int.from_bytes(await self.reader.readexactly(8), "big")
-        return b0 & 0x0F, await self.reader.readexactly(length)
+        return b0 & 0x0F, (b0 >> 4) & 0x7, await self.reader.readexactly(length)
 
     async def read_close(self):
         """Skips pings and returns (code, reason) of the server's close frame."""

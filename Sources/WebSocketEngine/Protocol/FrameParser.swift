@@ -80,6 +80,10 @@ package struct FrameParser: Sendable {
         guard allowedReservedBits.isSuperset(of: reserved) else {
             throw .reservedBitsSet(reserved.subtracting(allowedReservedBits))
         }
+        // Extensions transform whole messages and mark only a message's first frame.
+        if !reserved.isEmpty && (opcode.isControl || opcode == .continuation) {
+            throw .reservedBitsSet(reserved)
+        }
         let fin = first & 0x80 != 0
         if opcode.isControl && !fin { throw .fragmentedControlFrame }
         guard let second = buffer.getInteger(at: start + 1, as: UInt8.self) else { return nil }

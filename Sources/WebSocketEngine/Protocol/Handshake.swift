@@ -121,6 +121,7 @@ package enum Handshake {
         -> HTTPResponse
     {
         var headers = [
+            HTTPHeaderField("Server", "wsgate"),
             HTTPHeaderField("Upgrade", "websocket"),
             HTTPHeaderField("Connection", "Upgrade"),
             HTTPHeaderField("Sec-WebSocket-Accept", acceptKey),

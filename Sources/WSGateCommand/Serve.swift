@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
         let server: WebSocketServer
         do {
             server = try await Gateway.start(configuration, listen: listenAddress, logger: logger)
+        } catch let error as GatewayError {
+            logger.critical("\(error)")
+            throw ExitCode(1)
         } catch {
             let address = listenAddress ?? configuration.server.listen
             logger.critical("cannot listen on \(address): \(error)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Gateway
 import GatewayConfig
 
 /// `wsgate validate CONFIG…`.
@@ -18,7 +19,7 @@ struct Validate: ParsableCommand {
         var failed = false
         for path in configs {
             do {
-                let loaded = try ConfigLoader.load(path: path)
+                let loaded = try ConfigLoader.load(path: path, customExtensions: ExtensionRegistry.current.customNames)
                 ConfigSource.report(loaded.warnings)
                 print("\(path): valid (\(loaded.configuration.endpoints.count) endpoints)")
             } catch {

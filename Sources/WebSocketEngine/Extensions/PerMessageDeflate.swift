@@ -1,0 +1,109 @@
+import CompressNIO
+import NIOCore
+
+/// permessage-deflate (RFC 7692) for ``WebSocketOptions/extensions``.
+///
+/// ```swift
+/// WebSocketOptions(extensions: [PerMessageDeflateFactory(PerMessageDeflateConfiguration(compressionLevel: 6))])
+/// ```
+public struct PerMessageDeflateFactory: WebSocketExtensionFactory {
+    /// The settings it negotiates with.
+    public let configuration: PerMessageDeflateConfiguration
+    /// `permessage-deflate`.
+    public var name: String { PerMessageDeflateNegotiation.name }
+
+    /// Creates the factory.
+    public init(_ configuration: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Accepts the first offer that can be honoured and declines the rest.
+    public func negotiate(offers: [WebSocketExtensionOffer]) -> (any WebSocketExtension)? {
+        guard let agreement = PerMessageDeflateNegotiation.negotiate(offers: offers, configuration: configuration)
+        else { return nil }
+        return PerMessageDeflate(agreement: agreement, configuration: configuration)
+    }
+}
+
+/// One session's permessage-deflate: a compressor and a decompressor, each made on first use, so
+/// sessions that never send or receive a compressed message pay no zlib memory.
+final class PerMessageDeflate: WebSocketExtension {
+    let agreement: DeflateAgreement
+    let configuration: PerMessageDeflateConfiguration
+    let reservedBits: UInt8 = 0b100
+    var response: WebSocketExtensionOffer { agreement.response }
+
+    private var compressor: ZlibCompressor?
+    private var decompressor: ZlibDecompressor?
+    private let allocator = ByteBufferAllocator()
+    private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+
+    init(agreement: DeflateAgreement, configuration: PerMessageDeflateConfiguration) {
+        self.agreement = agreement
+        self.configuration = configuration
+    }
+
+    func encode(_ message: ByteBuffer, isText: Bool) throws -> (payload: ByteBuffer, reservedBits: UInt8) {
+        guard message.readableBytes >= max(1, configuration.compressMinSize) else { return (message, 0) }
+        let compressor = try compressor ?? makeCompressor()
+        self.compressor = compressor
+        var input = message
+        var output = allocator.buffer(capacity: compressor.maxSize(from: input))
+        try compressor.deflate(from: &input, to: &output, flush: .sync)
+        // RFC 7692 §7.2.1: drop the 00 00 FF FF that ends a sync flush.
+        if output.readableBytes >= 4,
+            output.getBytes(at: output.writerIndex - 4, length: 4) == Self.tail
+        {
+            output.moveWriterIndex(to: output.writerIndex - 4)
+        }
+        if agreement.serverNoContextTakeover { try compressor.reset() }
+        return (output, reservedBits)
+    }
+
+    func decode(_ message: ByteBuffer, reservedBits: UInt8, maxSize: Int) throws -> ByteBuffer {
+        let decompressor = try decompressor ?? ZlibDecompressor(algorithm: .deflate, windowSize: 15)
+        self.decompressor = decompressor
+        var input = allocator.buffer(capacity: message.readableBytes + 4)
+        var message = message
+        input.writeBuffer(&message)
+        input.writeBytes(Self.tail)
+        // The output grows in steps and never past maxSize + 1 bytes: a small message that inflates to
+        // gigabytes (a zip bomb) fails without the whole ever being allocated.
+        let limit = maxSize == Int.max ? Int.max : maxSize + 1
+        var output = allocator.buffer(capacity: min(limit, max(4096, input.readableBytes * 4)))
+        var streamEnded = false
+        while input.readableBytes > 0 {
+            let before = (input.readableBytes, output.readableBytes)
+            do {
+                try decompressor.inflate(from: &input, to: &output)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                guard output.capacity < limit else { throw WebSocketExtensionError.messageTooBig }
+                output.reserveCapacity(min(limit, output.capacity * 2))
+                continue
+            } catch let error as CompressNIOError where error == .inputBufferOverflow {
+                break
+            } catch {
+                throw WebSocketExtensionError.invalidData("\(error)")
+            }
+            if before == (input.readableBytes, output.readableBytes) {
+                // The deflate stream ended (a final block) before the input did.
+                streamEnded = true
+                break
+            }
+        }
+        if output.readableBytes > maxSize { throw WebSocketExtensionError.messageTooBig }
+        if agreement.clientNoContextTakeover || streamEnded { try decompressor.reset() }
+        return output
+    }
+
+    private func makeCompressor() throws -> ZlibCompressor {
+        try ZlibCompressor(
+            algorithm: .deflate,
+            configuration: ZlibConfiguration(
+                windowSize: Int32(agreement.serverMaxWindowBits),
+                compressionLevel: Int32(max(0, min(9, configuration.compressionLevel))),
+                memoryLevel: 8
+            )
+        )
+    }
+}

@@ -1,0 +1,3 @@
+import WSGateCommand
+
+await WSGateCommand.runMain()
