@@ -2,15 +2,19 @@ import GatewayConfig
 import Logging
 import WebSocketEngine
 
-/// Builds and runs the endpoints a ``GatewayConfiguration`` declares, on the shared engine.
-public enum Gateway {
-    /// The routes for a configuration: one ``WebSocketRouter`` entry per endpoint, with the extensions
-    /// it names built from `extensions` (the registry the command line runs with, by default).
-    public static func router(
-        for configuration: GatewayConfiguration,
-        extensions: ExtensionRegistry = ExtensionRegistry.current
-    ) throws -> WebSocketRouter {
+/// The endpoints of one configuration, built on the shared engine: their routes and their state
+/// (such as the rooms of broadcast endpoints).
+public final class GatewayApplication: Sendable {
+    /// The routes, one per endpoint.
+    public let router: WebSocketRouter
+    private let hubs: [String: RoomHub]
+
+    /// Builds the endpoints; the extensions each names come from `extensions` (by default the
+    /// registry the command line runs with).
+    public init(_ configuration: GatewayConfiguration, extensions: ExtensionRegistry = ExtensionRegistry.current) throws
+    {
         var router = WebSocketRouter()
+        var hubs: [String: RoomHub] = [:]
         for endpoint in configuration.endpoints {
             var options = endpoint.settings.options
             options.extensions = try extensions.factories(for: endpoint.settings.extensions)
@@ -19,6 +23,10 @@ public enum Gateway {
             case .echo(let settings):
                 let echo = EchoEndpoint(settings: settings)
                 handler = { session in try await echo.handle(session) }
+            case .broadcast(let settings):
+                let broadcast = BroadcastEndpoint(settings: settings)
+                hubs[endpoint.path] = broadcast.hub
+                handler = { session in try await broadcast.handle(session) }
             }
             try router.webSocket(
                 endpoint.path,
@@ -28,7 +36,24 @@ public enum Gateway {
                 handler: handler
             )
         }
-        return router
+        self.router = router
+        self.hubs = hubs
+    }
+
+    /// Rooms and fan-out counters of the broadcast endpoint declared at `path`.
+    public func roomStatistics(path: String) -> RoomStatistics? {
+        hubs[path]?.statistics()
+    }
+}
+
+/// Builds and runs the endpoints a ``GatewayConfiguration`` declares.
+public enum Gateway {
+    /// The routes for a configuration (see ``GatewayApplication``).
+    public static func router(
+        for configuration: GatewayConfiguration,
+        extensions: ExtensionRegistry = ExtensionRegistry.current
+    ) throws -> WebSocketRouter {
+        try GatewayApplication(configuration, extensions: extensions).router
     }
 
     /// The listener settings for a configuration, with `listen` overriding `server.listen` when given.
@@ -73,6 +98,9 @@ public enum Gateway {
           # Every message back as received.
           - path: /raw
             type: echo
+          # Ktor's chat example: every message to every member, as "[user0]: hello".
+          - path: /chat
+            type: broadcast
 
         """
 }

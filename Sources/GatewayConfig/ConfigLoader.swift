@@ -32,9 +32,12 @@ public enum ConfigLoader {
         "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits",
     ]
     static let endpointKinds: [String: [String]] = [
-        "echo": ["greeting", "reply", "bye"]
+        "echo": ["greeting", "reply", "bye"],
+        "broadcast": [
+            "room", "name", "welcome", "format", "include_sender", "history", "max_queue", "slow_client", "announce",
+        ],
     ]
-    static let plannedKinds = ["broadcast", "process"]
+    static let plannedKinds = ["process"]
 
     /// Reads and validates a file. Relative paths in it resolve against its folder.
     public static func load(path: String, customExtensions: Set<String> = []) throws(ConfigError)
@@ -332,19 +335,26 @@ public enum ConfigLoader {
             var settings = defaults
             var routePath: String?
             var echo = EchoSettings()
+            var broadcast = BroadcastSettings()
+            var template: PathTemplate?
             for (key, _, value) in entries {
                 if applySetting(key, value, path, into: &settings, reader: &reader) { continue }
+                if type == "broadcast" && key != "path" {
+                    readBroadcastKey(key, value, "\(path).\(key)", into: &broadcast, reader: &reader)
+                    continue
+                }
                 switch key {
                 case "path":
                     guard let text = reader.string(value, "\(path).path") else { continue }
                     do {
-                        let template = try PathTemplate(text)
-                        if let first = paths[template] {
+                        let parsed = try PathTemplate(text)
+                        template = parsed
+                        if let first = paths[parsed] {
                             reader.error(
                                 value, "path \(text) is declared twice (first at \(first))",
                                 hint: "give each endpoint its own path")
                         } else {
-                            paths[template] = reader.location(value)
+                            paths[parsed] = reader.location(value)
                             routePath = text
                         }
                     } catch {
@@ -360,6 +370,10 @@ public enum ConfigLoader {
                     break
                 }
             }
+            if type == "broadcast" {
+                settings.options.maxQueuedBytes = broadcast.maxQueue
+                checkBroadcast(broadcast, template: template, entries: entries, path, reader: &reader)
+            }
             checkSettings(settings, at: item, path, reader: &reader)
             guard let routePath else {
                 if !entries.contains(where: { $0.key == "path" }) {
@@ -369,7 +383,9 @@ public enum ConfigLoader {
             }
             endpoints.append(
                 EndpointConfiguration(
-                    path: routePath, settings: settings, kind: .echo(echo), location: reader.location(item))
+                    path: routePath, settings: settings,
+                    kind: type == "broadcast" ? .broadcast(broadcast) : .echo(echo),
+                    location: reader.location(item))
             )
         }
         return endpoints
@@ -481,6 +497,97 @@ public enum ConfigLoader {
             }
         }
         return enabled
+    }
+
+    private static func readBroadcastKey(
+        _ key: String,
+        _ value: Node,
+        _ name: String,
+        into settings: inout BroadcastSettings,
+        reader: inout NodeReader
+    ) {
+        switch key {
+        case "room":
+            if let v = reader.string(value, name) { settings.room = v }
+        case "name":
+            if let v = reader.string(value, name) { settings.name = v }
+        case "welcome":
+            if let v = reader.optionalString(value, name) { settings.welcome = v }
+        case "format":
+            if let v = reader.string(value, name) { settings.format = v }
+        case "include_sender":
+            if let v = reader.bool(value, name) { settings.includeSender = v }
+        case "history":
+            if let v = reader.integer(value, name, range: 0...10_000) { settings.history = v }
+        case "max_queue":
+            if let v = reader.size(value, name) {
+                if v < 1024 {
+                    reader.error(
+                        value, "\(name) of \(v) bytes cannot hold a message", hint: "use at least 1KiB, e.g. 1MiB")
+                } else {
+                    settings.maxQueue = v
+                }
+            }
+        case "slow_client":
+            guard let text = reader.string(value, name) else { return }
+            if let policy = BroadcastSettings.SlowClient(rawValue: text) {
+                settings.slowClient = policy
+            } else {
+                reader.error(
+                    value, "\(name) must be close or drop, not '\(text)'",
+                    hint: "close: end the slow member's session with 1008; drop: skip messages for it")
+            }
+        case "announce":
+            guard let entries = reader.mapping(value, name, known: ["join", "leave"]) else { return }
+            for (which, _, text) in entries {
+                guard let v = reader.optionalString(text, "\(name).\(which)") else { continue }
+                if which == "join" { settings.joinNotice = v } else { settings.leaveNotice = v }
+            }
+        default:
+            break
+        }
+    }
+
+    /// Checks the placeholders of a broadcast endpoint's templates against what each can use.
+    private static func checkBroadcast(
+        _ settings: BroadcastSettings,
+        template: PathTemplate?,
+        entries: [(key: String, keyNode: Node, value: Node)],
+        _ path: String,
+        reader: inout NodeReader
+    ) {
+        let parameters = Set(template?.parameterNames ?? [])
+        func check(_ key: String, _ text: String?, allowed: Set<String>, allowQuery: Bool = false) {
+            guard let text else { return }
+            let node = entries.first { $0.key == key }?.value ?? entries.first { $0.key == "path" }?.value
+            for placeholder in placeholders(in: text) {
+                if allowed.contains(placeholder) { continue }
+                if allowQuery, placeholder.hasPrefix("query."), placeholder.count > 6 { continue }
+                let options = allowed.sorted().map { "{\($0)}" } + (allowQuery ? ["{query.NAME}"] : [])
+                if let node {
+                    reader.error(
+                        node, "\(path).\(key) uses {\(placeholder)}, which it cannot fill",
+                        hint: "it can use \(options.joined(separator: ", "))")
+                }
+            }
+        }
+        check("room", settings.room, allowed: parameters)
+        check("name", settings.name, allowed: parameters.union(["n"]), allowQuery: true)
+        check("welcome", settings.welcome, allowed: ["name", "room"])
+        check("format", settings.format, allowed: ["name", "room", "message"])
+        check("announce", settings.joinNotice, allowed: ["name", "room"])
+        check("announce", settings.leaveNotice, allowed: ["name", "room"])
+    }
+
+    /// The `{…}` placeholders of a template.
+    static func placeholders(in text: String) -> [String] {
+        var found: [String] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            found.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return found
     }
 
     private static func readBye(_ node: Node, _ path: String, reader: inout NodeReader) -> ByeRule? {

@@ -136,6 +136,46 @@ public struct EndpointConfiguration: Sendable {
 public enum EndpointKind: Sendable, Equatable {
     /// `type: echo`.
     case echo(EchoSettings)
+    /// `type: broadcast`.
+    case broadcast(BroadcastSettings)
+}
+
+/// `type: broadcast` — a chat room: every message goes to every member. With the defaults it holds
+/// Ktor's chat example word for word.
+public struct BroadcastSettings: Sendable, Equatable {
+    /// What a slow member gets when its queue is full.
+    public enum SlowClient: String, Sendable, Equatable {
+        /// Close it with 1008, saying why.
+        case close
+        /// Skip messages for it (counted) until its queue drains.
+        case drop
+    }
+
+    /// `room`: the room name template; `{name}` path parameters are filled in. Default: the endpoint path,
+    /// so the endpoint is one room.
+    public var room: String?
+    /// `name`: member names; `{n}` counts from 0 per endpoint, `{query.NAME}` takes a query parameter
+    /// (1–32 letters, digits, `_`, `-`, `.`). Default `user{n}`.
+    public var name: String = "user{n}"
+    /// `welcome`: sent to a member when it joins; `{name}`, `{room}`. Default "You've logged in as [{name}]".
+    public var welcome: String? = "You've logged in as [{name}]"
+    /// `format`: how a text message is relayed; `{name}`, `{message}`, `{room}`. Binary is relayed unchanged.
+    /// Default "[{name}]: {message}".
+    public var format: String = "[{name}]: {message}"
+    /// `include_sender`: the sender gets its own message too. Default true.
+    public var includeSender: Bool = true
+    /// `history`: the last N messages replayed to a joiner. Default 0.
+    public var history: Int = 0
+    /// `max_queue`: bytes queued to a member before `slow_client` applies. Default 1 MiB.
+    public var maxQueue: Int = 1 << 20
+    /// `slow_client`. Default close.
+    public var slowClient: SlowClient = .close
+    /// `announce.join`: text sent to the room when a member joins; `{name}`, `{room}`. Default none.
+    public var joinNotice: String?
+    /// `announce.leave`: text sent to the room when a member leaves. Default none.
+    public var leaveNotice: String?
+
+    public init() {}
 }
 
 /// `type: echo` — answers each message; with `greeting`, `reply` and `bye` it holds Ktor's echo conversation.

@@ -199,6 +199,17 @@ public final class WebSocketTestClient: Sendable {
         try await channel.writeAndFlush(bytes)
     }
 
+    /// Stops reading the socket, like a client that stopped consuming: the server's writes back up.
+    public func pauseReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: false).get()
+    }
+
+    /// Reads the socket again after ``pauseReading()``.
+    public func resumeReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: true).get()
+        channel.read()
+    }
+
     /// Whether the TCP connection is still open.
     public var isConnected: Bool { channel.isActive }
 

@@ -174,3 +174,40 @@ def test_client_that_never_reads_gets_backpressure_not_an_unbounded_buffer(gatew
         client.writer.transport.abort()
 
     run(scenario())
+
+
+def test_seed_chat_conversation(gateway_factory):
+    gateway = gateway_factory("examples/chat.yaml")
+
+    async def conversation():
+        async with connect(gateway.url("/chat")) as first, connect(gateway.url("/chat")) as second:
+            assert await first.recv() == "You've logged in as [user0]"
+            assert await second.recv() == "You've logged in as [user1]"
+            await first.send("hello")
+            assert await first.recv() == "[user0]: hello"
+            assert await second.recv() == "[user0]: hello"
+            await second.send("hi there")
+            assert await first.recv() == "[user1]: hi there"
+            assert await second.recv() == "[user1]: hi there"
+
+    run(conversation())
+
+
+def test_rooms_example(gateway_factory):
+    gateway = gateway_factory("examples/rooms.yaml")
+
+    async def conversation():
+        async with connect(gateway.url("/rooms/lobby?nick=ann")) as ann:
+            assert await ann.recv() == "Welcome to lobby, ann"
+            async with connect(gateway.url("/rooms/lobby?nick=bob")) as bob:
+                assert await ann.recv() == "bob joined lobby"
+                assert await bob.recv() == "Welcome to lobby, bob"
+                await bob.send("hi")
+                assert await ann.recv() == "[bob@lobby]: hi"
+                assert await bob.recv() == "[bob@lobby]: hi"
+            assert await ann.recv() == "bob left lobby"
+        async with connect(gateway.url("/rooms/lobby?nick=cy")) as cy:
+            assert await cy.recv() == "Welcome to lobby, cy"
+            assert await cy.recv() == "[bob@lobby]: hi"  # history
+
+    run(conversation())

@@ -27,6 +27,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private var options = WebSocketOptions()
     private var machine: ConnectionStateMachine?
     private var extensions = ExtensionPipeline([])
+    /// How this session shares encodings of prepared messages; nil: it encodes its own.
+    private var sharedEncodingKey: String? = ""
     private var keepAlive: KeepAlive?
     private var keepAliveTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
@@ -247,6 +249,14 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
         options = route.options
         phase = .open
+        sharedEncodingKey = options.masking ? nil : extensions.sharedEncodingKey
+        // The outbound queue limit is the channel's high water mark: above it the channel is not
+        // writable, `send` waits and `offer` applies its policy.
+        let limit = max(1, options.maxQueuedBytes)
+        try? context.channel.syncOptions?.setOption(
+            .writeBufferWaterMark,
+            value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
+        )
         logger[metadataKey: "path"] = "\(head.path)"
         machine = ConnectionStateMachine(
             role: .server,
@@ -492,9 +502,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     // MARK: Session calls (on the event loop)
 
     /// Sends a frame for the session; completes `promise` once the outbound buffer has room again.
-    func send(_ frame: Frame, promise: EventLoopPromise<Void>) {
+    func send(_ frame: Frame, promise: EventLoopPromise<Void>?) {
         guard let context, case .open = phase, !closeWritten else {
-            if case .close = frame { promise.succeed() } else { promise.fail(WebSocketError.sessionClosed) }
+            if case .close = frame { promise?.succeed() } else { promise?.fail(WebSocketError.sessionClosed) }
             return
         }
         switch frame {
@@ -508,13 +518,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                     let (encoded, reserved) = try extensions.encode(payload, isText: opcode == .text)
                     writeFrame(opcode, encoded, reserved: reserved, context: context)
                 } catch {
-                    promise.fail(error)
+                    promise?.fail(error)
                     return
                 }
             }
         case .ping(let payload), .pong(let payload):
             guard payload.readableBytes <= 125 else {
-                promise.fail(WebSocketError.controlFrameTooLong(payload.readableBytes))
+                promise?.fail(WebSocketError.controlFrameTooLong(payload.readableBytes))
                 return
             }
             if case .ping = frame {
@@ -529,14 +539,46 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 // A close reply was waiting for this handler: it is done, so the reply goes now.
                 flushPendingClose()
             }
-            promise.succeed()
+            promise?.succeed()
             return
         }
+        guard let promise else { return }
         if context.channel.isWritable {
             promise.succeed()
         } else {
             writabilityWaiters.append(promise)
         }
+    }
+
+    /// Queues a prepared message for fan-out, applying `whenFull` when the outbound queue is over its limit.
+    func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, counters: FanOutCounters) {
+        guard let context, case .open = phase, !closeWritten, machine?.state == .open else { return }
+        if !context.channel.isWritable {
+            switch whenFull {
+            case .drop:
+                counters.countDropped()
+            case .close(let reason):
+                counters.countSlowClosed()
+                if let action = machine?.close(reason) { perform(action, context: context) }
+            }
+            return
+        }
+        counters.countDelivered()
+        guard let key = sharedEncodingKey else {
+            // Per-session state (compression context, masking): encode for this session alone.
+            send(message.opcode == .text ? .text(message.payload) : .binary(message.payload), promise: nil)
+            return
+        }
+        if key.isEmpty {
+            context.writeAndFlush(wrapOutboundOut(message.plainFrame), promise: nil)
+            return
+        }
+        let extensions = self.extensions
+        let frame = try? message.frame(sharedAs: key) {
+            let (payload, reserved) = try extensions.encode(message.payload, isText: message.opcode == .text)
+            return FrameEncoder.encode(reserved: reserved, opcode: message.opcode, payload: payload)
+        }
+        if let frame { context.writeAndFlush(wrapOutboundOut(frame), promise: nil) }
     }
 
     /// The consumer of `incoming` wants more messages.

@@ -112,6 +112,17 @@ package struct ExtensionPipeline {
         self.extensions = extensions
     }
 
+    /// The key under which this session can share encodings of broadcast messages: "" without
+    /// extensions, nil when an extension keeps per-session state.
+    package var sharedEncodingKey: String? {
+        var keys: [String] = []
+        for item in extensions {
+            guard let key = item.sharedEncodingKey else { return nil }
+            keys.append(key)
+        }
+        return keys.joined(separator: ",")
+    }
+
     /// The reserved bits the extensions use.
     package var reservedBits: ReservedBits {
         ReservedBits(rawValue: extensions.reduce(0) { $0 | $1.reservedBits })

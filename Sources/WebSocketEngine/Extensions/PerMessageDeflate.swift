@@ -33,6 +33,14 @@ final class PerMessageDeflate: WebSocketExtension {
     let reservedBits: UInt8 = 0b100
     var response: WebSocketExtensionOffer { agreement.response }
 
+    /// Without server context takeover, the compressed form of a message depends only on the message
+    /// and these settings, so sessions that agree on them share it.
+    var sharedEncodingKey: String? {
+        guard agreement.serverNoContextTakeover else { return nil }
+        return "permessage-deflate;level=\(configuration.compressionLevel);bits=\(agreement.serverMaxWindowBits)"
+            + ";min=\(configuration.compressMinSize)"
+    }
+
     private var compressor: ZlibCompressor?
     private var decompressor: ZlibDecompressor?
     private let allocator = ByteBufferAllocator()

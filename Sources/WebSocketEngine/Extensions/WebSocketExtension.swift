@@ -68,6 +68,16 @@ public protocol WebSocketExtension: AnyObject {
 
     /// Transforms an outgoing message; returns the payload and the reserved bits to set on its first frame.
     func encode(_ message: ByteBuffer, isText: Bool) throws -> (payload: ByteBuffer, reservedBits: UInt8)
+
+    /// See the default implementation: nil unless the encoding is stateless.
+    var sharedEncodingKey: String? { get }
+}
+
+extension WebSocketExtension {
+    /// A key naming this extension's encoding when ``encode(_:isText:)`` depends only on its input
+    /// (no per-session state): sessions with equal keys share one encoding of a broadcast message.
+    /// The default, nil, makes every session encode for itself.
+    public var sharedEncodingKey: String? { nil }
 }
 
 /// Errors an extension reports while decoding.

@@ -55,6 +55,11 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
         self.description = template
     }
 
+    /// The names of the `{name}` parameters, in order.
+    public var parameterNames: [String] {
+        segments.compactMap { if case .parameter(let name) = $0 { name } else { nil } }
+    }
+
     /// Whether the template has no parameters.
     public var isLiteral: Bool {
         segments.allSatisfy { if case .literal = $0 { true } else { false } }

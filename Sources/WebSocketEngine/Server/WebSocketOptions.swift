@@ -13,6 +13,9 @@ public struct WebSocketOptions: Sendable, Equatable {
     public var maxMessageSize: Int
     /// Mask the frames the server sends (Ktor parity). Browsers refuse masked server frames. Default false.
     public var masking: Bool
+    /// Bytes that may wait to be sent to the client before `send` waits (and before ``WebSocketSession/offer(_:whenFull:counters:)``
+    /// applies its policy). Default 1 MiB.
+    public var maxQueuedBytes: Int
     /// Extensions offered to clients, in the order they are negotiated (Ktor's `extensions { install(…) }`).
     /// Default none.
     public var extensions: [any WebSocketExtensionFactory]
@@ -25,6 +28,7 @@ public struct WebSocketOptions: Sendable, Equatable {
         maxFrameSize: Int = 1 << 20,
         maxMessageSize: Int = 4 << 20,
         masking: Bool = false,
+        maxQueuedBytes: Int = 1 << 20,
         extensions: [any WebSocketExtensionFactory] = []
     ) {
         self.pingPeriod = pingPeriod
@@ -33,6 +37,7 @@ public struct WebSocketOptions: Sendable, Equatable {
         self.maxFrameSize = maxFrameSize
         self.maxMessageSize = maxMessageSize
         self.masking = masking
+        self.maxQueuedBytes = maxQueuedBytes
         self.extensions = extensions
     }
 
@@ -40,6 +45,7 @@ public struct WebSocketOptions: Sendable, Equatable {
     public static func == (lhs: WebSocketOptions, rhs: WebSocketOptions) -> Bool {
         lhs.pingPeriod == rhs.pingPeriod && lhs.timeout == rhs.timeout && lhs.idleTimeout == rhs.idleTimeout
             && lhs.maxFrameSize == rhs.maxFrameSize && lhs.maxMessageSize == rhs.maxMessageSize
-            && lhs.masking == rhs.masking && lhs.extensions.map(\.name) == rhs.extensions.map(\.name)
+            && lhs.masking == rhs.masking && lhs.maxQueuedBytes == rhs.maxQueuedBytes
+            && lhs.extensions.map(\.name) == rhs.extensions.map(\.name)
     }
 }

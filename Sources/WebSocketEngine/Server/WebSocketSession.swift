@@ -19,7 +19,7 @@ public final class WebSocketSession: Sendable {
     public let incoming: Incoming
 
     private let connection: NIOLoopBound<WebSocketConnectionHandler>
-    private let eventLoop: any EventLoop
+    private let loop: any EventLoop
     private let closed: EventLoopFuture<CloseReason>
 
     init(
@@ -32,7 +32,7 @@ public final class WebSocketSession: Sendable {
         self.request = request
         self.incoming = incoming
         self.connection = connection
-        self.eventLoop = eventLoop
+        self.loop = eventLoop
         self.closed = closed
     }
 
@@ -51,6 +51,21 @@ public final class WebSocketSession: Sendable {
         eventLoop.execute { connection.value.send(frame, promise: promise) }
         try await promise.futureResult.get()
     }
+
+    /// Queues a prepared message without waiting: for fan-out to many sessions. When the session already
+    /// has `maxQueuedBytes` waiting to be sent, `whenFull` decides: close it, or drop this message for it.
+    /// Call it from the session's event loop (see ``eventLoop``) to avoid a hop per session.
+    public func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, counters: FanOutCounters) {
+        let connection = self.connection
+        if eventLoop.inEventLoop {
+            connection.value.offer(message, whenFull: whenFull, counters: counters)
+        } else {
+            eventLoop.execute { connection.value.offer(message, whenFull: whenFull, counters: counters) }
+        }
+    }
+
+    /// The event loop the session's connection runs on; fan-out groups sessions by it.
+    public var eventLoop: any EventLoop { loop }
 
     /// Starts the close handshake with `reason` and waits until the close frame is written. Does nothing
     /// when the session is closing already.

@@ -1,0 +1,102 @@
+import GatewayConfig
+import NIOCore
+import WebSocketEngine
+
+/// `type: broadcast`: each member's messages go to every member of its room.
+///
+/// With the defaults it holds Ktor's chat conversation: "You've logged in as [user0]", then
+/// "[user0]: hello" to every member, the sender included. Built only on the public session API.
+struct BroadcastEndpoint: Sendable {
+    let hub: RoomHub
+    private let room: Template?
+    private let name: Template
+    private let welcome: Template?
+    private let format: Template
+    private let joinNotice: Template?
+    private let leaveNotice: Template?
+
+    init(settings: BroadcastSettings) {
+        hub = RoomHub(settings: settings)
+        room = settings.room.map(Template.init)
+        name = Template(settings.name)
+        welcome = settings.welcome.map(Template.init)
+        format = Template(settings.format)
+        joinNotice = settings.joinNotice.map(Template.init)
+        leaveNotice = settings.leaveNotice.map(Template.init)
+    }
+
+    func handle(_ session: WebSocketSession) async throws {
+        let request = session.request
+        let roomName = room?.render { request.pathParameters[$0] } ?? request.path
+        let memberName: String
+        switch resolveName(request) {
+        case .success(let value): memberName = value
+        case .failure(let problem):
+            await session.close(CloseReason(.policyViolation, problem.description))
+            return
+        }
+        func fields(_ field: String) -> String? {
+            switch field {
+            case "name": return memberName
+            case "room": return roomName
+            default: return nil
+            }
+        }
+        hub.join(
+            session,
+            room: roomName,
+            welcome: welcome.map { PreparedMessage(text: $0.render(fields)) },
+            joinNotice: joinNotice.map { PreparedMessage(text: $0.render(fields)) }
+        )
+        defer {
+            hub.leave(
+                session, room: roomName, leaveNotice: leaveNotice.map { PreparedMessage(text: $0.render(fields)) })
+        }
+        for await frame in session.incoming {
+            let message: PreparedMessage?
+            if let text = frame.readText() {
+                message = PreparedMessage(
+                    text: format.render { field in field == "message" ? text : fields(field) }
+                )
+            } else {
+                message = PreparedMessage(frame)
+            }
+            if let message { hub.broadcast(message, room: roomName, from: session) }
+        }
+    }
+
+    private struct NameProblem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The member name from the `name` template: `{n}`, `{query.NAME}` (validated) and path parameters.
+    private func resolveName(_ request: WebSocketRequest) -> Result<String, NameProblem> {
+        var problem: NameProblem?
+        let query = request.queryParameters
+        var number: Int?
+        let rendered = name.render { field in
+            if field == "n" {
+                if number == nil { number = hub.nextMemberNumber() }
+                return number.map(String.init)
+            }
+            if field.hasPrefix("query.") {
+                let key = String(field.dropFirst(6))
+                guard let value = query[key], Self.isValidName(value) else {
+                    problem = NameProblem(
+                        description: "query parameter '\(key)' must be 1 to 32 letters, digits, '_', '-' or '.'"
+                    )
+                    return ""
+                }
+                return value
+            }
+            return request.pathParameters[field]
+        }
+        if let problem { return .failure(problem) }
+        return .success(rendered)
+    }
+
+    static func isValidName(_ value: String) -> Bool {
+        (1...32).contains(value.count)
+            && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
+    }
+}
