@@ -17,19 +17,23 @@ public final class PreparedMessage: Sendable {
     private let shared = NIOLockedValueBox<[String: ByteBuffer]>([:])
 
     /// Prepares a `.text` or `.binary` frame; other frames are refused (nil).
-    public init?(_ frame: Frame) {
+    public convenience init?(_ frame: Frame) {
         switch frame {
-        case .text(let payload): opcode = .text; self.payload = payload
-        case .binary(let payload): opcode = .binary; self.payload = payload
+        case .text(let payload): self.init(opcode: .text, payload: payload)
+        case .binary(let payload): self.init(opcode: .binary, payload: payload)
         default: return nil
         }
-        plainFrame = FrameEncoder.encode(opcode: opcode, payload: payload)
     }
 
     /// Prepares a text message.
     public convenience init(text: String) {
-        // A text frame always prepares.
-        self.init(.text(ByteBuffer(string: text)))!
+        self.init(opcode: .text, payload: ByteBuffer(string: text))
+    }
+
+    private init(opcode: Opcode, payload: ByteBuffer) {
+        self.opcode = opcode
+        self.payload = payload
+        plainFrame = FrameEncoder.encode(opcode: opcode, payload: payload)
     }
 
     /// The frame after the extensions identified by `key`, made once by `encode` and then shared.
