@@ -15,7 +15,6 @@ import json
 import os
 import pathlib
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import zlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "e2e"))
+from benchlib import cpu_seconds, free_port, wait_for_port  # noqa: E402
 from rawws import RawClient, frame  # noqa: E402
 
 
@@ -46,11 +46,6 @@ def corpora():
         for i in range(5000)
     ]
     return [("GPL-3 text, 4 KiB messages", chunks * 20), ("JSON chat events", chat)]
-
-
-def cpu_seconds(pid):
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_corpus(port, messages):
@@ -77,9 +72,7 @@ def main():
     parser.add_argument("--level", type=int, default=6)
     args = parser.parse_args()
     binary = os.environ.get("WSGATE_BIN", str(ROOT / ".build" / "release" / "wsgate"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     config = pathlib.Path(tempfile.mkdtemp()) / "bench.yaml"
     config.write_text(
         "version: 1\ndefaults:\n  ping_period: 0\n  extensions:\n"
@@ -88,13 +81,7 @@ def main():
     )
     server = subprocess.Popen([binary, "serve", str(config), "--listen", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         print(f"wsgate permessage-deflate, compression_level {args.level}, {os.cpu_count()} cores")
         print(f"{'corpus':30} {'messages':>8} {'MiB in':>7} {'ratio':>6} {'msg/s':>8} {'MiB/s':>7} {'MiB/cpu-s':>9}")
         for name, messages in corpora():

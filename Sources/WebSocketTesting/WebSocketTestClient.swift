@@ -169,9 +169,23 @@ public final class WebSocketTestClient: Sendable {
         rsv: UInt8 = 0,
         masked: Bool = true
     ) async throws {
+        let key: (UInt8, UInt8, UInt8, UInt8)? =
+            masked
+            ? (.random(in: 0...255), .random(in: 0...255), .random(in: 0...255), .random(in: 0...255)) : nil
+        try await sendRaw(Self.frameBytes(opcode: opcode, payload: payload, fin: fin, rsv: rsv, maskingKey: key))
+    }
+
+    /// The wire bytes of one frame exactly as described, valid or not (any opcode, reserved bits, mask).
+    public static func frameBytes(
+        opcode: UInt8,
+        payload: [UInt8],
+        fin: Bool = true,
+        rsv: UInt8 = 0,
+        maskingKey: (UInt8, UInt8, UInt8, UInt8)?
+    ) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeInteger(UInt8(fin ? 0x80 : 0) | (rsv & 0b111) << 4 | (opcode & 0x0F))
-        let maskBit: UInt8 = masked ? 0x80 : 0
+        let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
         if payload.count < 126 {
             buffer.writeInteger(maskBit | UInt8(payload.count))
         } else if payload.count <= 0xFFFF {
@@ -182,16 +196,12 @@ public final class WebSocketTestClient: Sendable {
             buffer.writeInteger(UInt64(payload.count))
         }
         var body = ByteBuffer(bytes: payload)
-        if masked {
-            let key = (
-                UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255),
-                UInt8.random(in: 0...255)
-            )
+        if let key = maskingKey {
             buffer.writeBytes([key.0, key.1, key.2, key.3])
             body.withUnsafeMutableReadableBytes { applyMask(key, to: $0, offset: 0) }
         }
         buffer.writeBuffer(&body)
-        try await sendRaw(buffer)
+        return buffer
     }
 
     /// Writes bytes to the socket as they are.

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTesting
 
 @testable import WebSocketEngine
 
@@ -11,26 +12,7 @@ func rawFrame(
     rsv: UInt8 = 0,
     mask: (UInt8, UInt8, UInt8, UInt8)? = (0x37, 0xFA, 0x21, 0x3D)
 ) -> ByteBuffer {
-    var buffer = ByteBuffer()
-    buffer.writeInteger(UInt8(fin ? 0x80 : 0) | rsv << 4 | opcode)
-    let maskBit: UInt8 = mask == nil ? 0 : 0x80
-    if payload.count < 126 {
-        buffer.writeInteger(maskBit | UInt8(payload.count))
-    } else if payload.count <= 0xFFFF {
-        buffer.writeInteger(maskBit | 126)
-        buffer.writeInteger(UInt16(payload.count))
-    } else {
-        buffer.writeInteger(maskBit | 127)
-        buffer.writeInteger(UInt64(payload.count))
-    }
-    var body = payload
-    if let mask {
-        buffer.writeBytes([mask.0, mask.1, mask.2, mask.3])
-        let key = [mask.0, mask.1, mask.2, mask.3]
-        for i in body.indices { body[i] ^= key[i % 4] }
-    }
-    buffer.writeBytes(body)
-    return buffer
+    WebSocketTestClient.frameBytes(opcode: opcode, payload: payload, fin: fin, rsv: rsv, maskingKey: mask)
 }
 
 /// Runs a parser over a buffer and collects its events until it needs more bytes.

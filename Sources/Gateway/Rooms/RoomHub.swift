@@ -10,7 +10,7 @@ public struct RoomStatistics: Sendable, Equatable {
     public var members: [String: Int]
     /// Messages received from members.
     public var messagesIn: Int
-    /// Messages queued to members (one per member per message).
+    /// Messages queued to members (one per member per message, welcomes and history included).
     public var deliveries: Int
     /// Messages skipped for slow members (`slow_client: drop`).
     public var drops: Int
@@ -22,29 +22,49 @@ public struct RoomStatistics: Sendable, Equatable {
 
 /// The rooms of one broadcast endpoint.
 ///
-/// One lock guards membership and history; fan-out happens under it as one `execute` per event loop
-/// (not per member), so every member of a room sees messages in the same order, and a joiner gets its
-/// welcome and the history before anything newer.
+/// One lock guards membership, history and a queue per event loop. Fan-out appends to the queue of
+/// each loop that has members and the loop drains it in one task: every member of the batch gets all
+/// its messages written and then one flush, so a busy room costs one write per member per batch, not
+/// per message. Queue order is the lock's order, so every member sees a room's messages in the same
+/// order, and a joiner gets its welcome and the history before anything newer.
 final class RoomHub: Sendable {
     /// Empty rooms kept for their history, at most (the oldest emptied is dropped first).
     static let maxIdleRooms = 1000
 
+    private typealias Members = [ObjectIdentifier: WebSocketSession]
+
     private struct Room {
-        /// Members grouped by event loop: fan-out posts one task per loop.
-        var groups: [ObjectIdentifier: (loop: any EventLoop, members: [ObjectIdentifier: WebSocketSession])] = [:]
+        /// Members grouped by event loop.
+        var groups: [ObjectIdentifier: Members] = [:]
         var count = 0
         var history: [PreparedMessage] = []
+    }
+
+    private enum Entry {
+        /// A message for the members as they were when it was sent.
+        case fanOut(PreparedMessage, Members, except: ObjectIdentifier?)
+        /// Messages for one member (its welcome and the history).
+        case direct(WebSocketSession, [PreparedMessage])
+    }
+
+    private struct LoopQueue {
+        let loop: any EventLoop
+        var entries: [Entry] = []
+        var scheduled = false
     }
 
     private struct State {
         var rooms: [String: Room] = [:]
         var idle: [String] = []
+        var queues: [ObjectIdentifier: LoopQueue] = [:]
     }
 
     let settings: BroadcastSettings
-    let counters = FanOutCounters()
     private let state = NIOLockedValueBox(State())
     private let messagesIn = Atomic<Int>(0)
+    private let deliveries = Atomic<Int>(0)
+    private let drops = Atomic<Int>(0)
+    private let slowCloses = Atomic<Int>(0)
     private let memberNumbers = Atomic<Int>(0)
     private let policy: SlowConsumerPolicy
 
@@ -65,21 +85,14 @@ final class RoomHub: Sendable {
 
     /// Adds a member; the welcome, then the history, reach it before any later message.
     func join(_ session: WebSocketSession, room name: String, welcome: PreparedMessage?, joinNotice: PreparedMessage?) {
-        let id = ObjectIdentifier(session)
         let loopID = ObjectIdentifier(session.eventLoop)
         state.withLockedValue { state in
             if let index = state.idle.firstIndex(of: name) { state.idle.remove(at: index) }
             var room = state.rooms[name] ?? Room()
-            if let joinNotice { fanOut(joinNotice, in: room, except: nil) }
-            let history = room.history
-            let policy = self.policy
-            let counters = self.counters
-            session.eventLoop.execute {
-                if let welcome { session.offer(welcome, whenFull: policy, counters: counters) }
-                for message in history { session.offer(message, whenFull: policy, counters: counters) }
-            }
-            if room.groups[loopID] == nil { room.groups[loopID] = (session.eventLoop, [:]) }
-            room.groups[loopID]?.members[id] = session
+            if let joinNotice { fanOut(joinNotice, in: room, except: nil, state: &state) }
+            let first = (welcome.map { [$0] } ?? []) + room.history
+            if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
+            room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
             room.count += 1
             state.rooms[name] = room
         }
@@ -87,15 +100,14 @@ final class RoomHub: Sendable {
 
     /// Removes a member; an empty room goes away unless it keeps history.
     func leave(_ session: WebSocketSession, room name: String, leaveNotice: PreparedMessage?) {
-        let id = ObjectIdentifier(session)
         let loopID = ObjectIdentifier(session.eventLoop)
         state.withLockedValue { state in
-            guard var room = state.rooms[name], room.groups[loopID]?.members.removeValue(forKey: id) != nil else {
-                return
-            }
-            if room.groups[loopID]?.members.isEmpty == true { room.groups[loopID] = nil }
+            guard var room = state.rooms[name],
+                room.groups[loopID]?.removeValue(forKey: ObjectIdentifier(session)) != nil
+            else { return }
+            if room.groups[loopID]?.isEmpty == true { room.groups[loopID] = nil }
             room.count -= 1
-            if let leaveNotice { fanOut(leaveNotice, in: room, except: nil) }
+            if let leaveNotice { fanOut(leaveNotice, in: room, except: nil, state: &state) }
             if room.count > 0 {
                 state.rooms[name] = room
             } else if settings.history > 0 && !room.history.isEmpty {
@@ -116,7 +128,7 @@ final class RoomHub: Sendable {
         let except = settings.includeSender ? nil : ObjectIdentifier(sender)
         state.withLockedValue { state in
             guard var room = state.rooms[name] else { return }
-            fanOut(message, in: room, except: except)
+            fanOut(message, in: room, except: except, state: &state)
             if settings.history > 0 {
                 room.history.append(message)
                 if room.history.count > settings.history {
@@ -127,18 +139,66 @@ final class RoomHub: Sendable {
         }
     }
 
-    /// Posts one task per event loop that offers `message` to that loop's members.
-    private func fanOut(_ message: PreparedMessage, in room: Room, except: ObjectIdentifier?) {
-        let policy = self.policy
-        let counters = self.counters
-        for group in room.groups.values {
-            let members = group.members
-            group.loop.execute {
-                for (id, member) in members where id != except {
-                    member.offer(message, whenFull: policy, counters: counters)
-                }
+    /// Queues `message` on every event loop that has members of `room` (the member sets are copied on
+    /// write, so this is a reference per loop, not a copy per member).
+    private func fanOut(_ message: PreparedMessage, in room: Room, except: ObjectIdentifier?, state: inout State) {
+        for members in room.groups.values {
+            guard let loop = members.first?.value.eventLoop else { continue }
+            enqueue(.fanOut(message, members, except: except), on: loop, state: &state)
+        }
+    }
+
+    private func enqueue(_ entry: Entry, on loop: any EventLoop, state: inout State) {
+        let id = ObjectIdentifier(loop)
+        var queue = state.queues[id] ?? LoopQueue(loop: loop)
+        queue.entries.append(entry)
+        if !queue.scheduled {
+            queue.scheduled = true
+            loop.execute { self.drain(id) }
+        }
+        state.queues[id] = queue
+    }
+
+    /// Runs on the loop: writes every queued message to its members, then flushes each member once.
+    private func drain(_ id: ObjectIdentifier) {
+        let entries = state.withLockedValue { state -> [Entry] in
+            guard var queue = state.queues[id] else { return [] }
+            let entries = queue.entries
+            queue.entries = []
+            queue.scheduled = false
+            state.queues[id] = queue
+            return entries
+        }
+        var tally = (delivered: 0, dropped: 0, closed: 0)
+        func offer(_ message: PreparedMessage, to member: WebSocketSession, flush: Bool) {
+            switch member.offer(message, whenFull: policy, flush: flush) {
+            case .queued: tally.delivered += 1
+            case .dropped: tally.dropped += 1
+            case .closed: tally.closed += 1
+            case .notOpen: break
             }
         }
+        if entries.count == 1, case .fanOut(let message, let members, let except) = entries[0] {
+            for (memberID, member) in members where memberID != except { offer(message, to: member, flush: true) }
+        } else {
+            var written: Members = [:]
+            for entry in entries {
+                switch entry {
+                case .fanOut(let message, let members, let except):
+                    for (memberID, member) in members where memberID != except {
+                        offer(message, to: member, flush: false)
+                        written[memberID] = member
+                    }
+                case .direct(let member, let messages):
+                    for message in messages { offer(message, to: member, flush: false) }
+                    written[ObjectIdentifier(member)] = member
+                }
+            }
+            for member in written.values { member.flush() }
+        }
+        if tally.delivered > 0 { deliveries.add(tally.delivered, ordering: .relaxed) }
+        if tally.dropped > 0 { drops.add(tally.dropped, ordering: .relaxed) }
+        if tally.closed > 0 { slowCloses.add(tally.closed, ordering: .relaxed) }
     }
 
     func statistics() -> RoomStatistics {
@@ -148,9 +208,9 @@ final class RoomHub: Sendable {
         return RoomStatistics(
             members: members,
             messagesIn: messagesIn.load(ordering: .relaxed),
-            deliveries: counters.delivered,
-            drops: counters.dropped,
-            slowCloses: counters.slowClosed,
+            deliveries: deliveries.load(ordering: .relaxed),
+            drops: drops.load(ordering: .relaxed),
+            slowCloses: slowCloses.load(ordering: .relaxed),
             idleRooms: idle
         )
     }

@@ -377,6 +377,24 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Writes a data message through the negotiated extensions; returns the error an extension threw.
+    @discardableResult
+    private func writeMessage(_ opcode: Opcode, _ payload: ByteBuffer, flush: Bool, context: ChannelHandlerContext)
+        -> (any Error)?
+    {
+        guard !extensions.extensions.isEmpty else {
+            writeFrame(opcode, payload, flush: flush, context: context)
+            return nil
+        }
+        do {
+            let (encoded, reserved) = try extensions.encode(payload, isText: opcode == .text)
+            writeFrame(opcode, encoded, reserved: reserved, flush: flush, context: context)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     private func writeClose(
         _ reason: CloseReason,
         then: ConnectionStateMachine.AfterClose,
@@ -410,6 +428,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         _ opcode: Opcode,
         _ payload: ByteBuffer,
         reserved: ReservedBits = [],
+        flush: Bool = true,
         context: ChannelHandlerContext,
         promise: EventLoopPromise<Void>? = nil
     ) {
@@ -424,7 +443,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 maskingKey: maskingKey,
                 allocator: context.channel.allocator
             )
-            context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
+            context.write(wrapOutboundOut(frame), promise: promise)
         } else {
             // Large payloads go out as they are, after a separate small header (no copy).
             var header = context.channel.allocator.buffer(capacity: 10)
@@ -433,8 +452,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 into: &header
             )
             context.write(wrapOutboundOut(header), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(payload), promise: promise)
+            context.write(wrapOutboundOut(payload), promise: promise)
         }
+        if flush { context.flush() }
     }
 
     private func finishInbound() {
@@ -511,16 +531,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .text(let payload), .binary(let payload):
             let opcode: Opcode
             if case .text = frame { opcode = .text } else { opcode = .binary }
-            if extensions.extensions.isEmpty {
-                writeFrame(opcode, payload, context: context)
-            } else {
-                do {
-                    let (encoded, reserved) = try extensions.encode(payload, isText: opcode == .text)
-                    writeFrame(opcode, encoded, reserved: reserved, context: context)
-                } catch {
-                    promise?.fail(error)
-                    return
-                }
+            if let error = writeMessage(opcode, payload, flush: true, context: context) {
+                promise?.fail(error)
+                return
             }
         case .ping(let payload), .pong(let payload):
             guard payload.readableBytes <= 125 else {
@@ -551,34 +564,48 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Queues a prepared message for fan-out, applying `whenFull` when the outbound queue is over its limit.
-    func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, counters: FanOutCounters) {
-        guard let context, case .open = phase, !closeWritten, machine?.state == .open else { return }
+    func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
+        guard let context, case .open = phase, !closeWritten, machine?.state == .open else { return .notOpen }
         if !context.channel.isWritable {
             switch whenFull {
             case .drop:
-                counters.countDropped()
+                return .dropped
             case .close(let reason):
-                counters.countSlowClosed()
                 if let action = machine?.close(reason) { perform(action, context: context) }
+                return .closed
             }
-            return
         }
-        counters.countDelivered()
         guard let key = sharedEncodingKey else {
             // Per-session state (compression context, masking): encode for this session alone.
-            send(message.opcode == .text ? .text(message.payload) : .binary(message.payload), promise: nil)
-            return
+            writeMessage(message.opcode, message.payload, flush: flush, context: context)
+            if !flush && !context.channel.isWritable { context.flush() }
+            return .queued
         }
-        if key.isEmpty {
-            context.writeAndFlush(wrapOutboundOut(message.plainFrame), promise: nil)
-            return
+        var frame = message.plainFrame
+        if !key.isEmpty {
+            let extensions = self.extensions
+            guard
+                let shared = try? message.frame(
+                    sharedAs: key,
+                    encode: {
+                        let (payload, reserved) = try extensions.encode(
+                            message.payload, isText: message.opcode == .text)
+                        return FrameEncoder.encode(reserved: reserved, opcode: message.opcode, payload: payload)
+                    }
+                )
+            else { return .notOpen }
+            frame = shared
         }
-        let extensions = self.extensions
-        let frame = try? message.frame(sharedAs: key) {
-            let (payload, reserved) = try extensions.encode(message.payload, isText: message.opcode == .text)
-            return FrameEncoder.encode(reserved: reserved, opcode: message.opcode, payload: payload)
-        }
-        if let frame { context.writeAndFlush(wrapOutboundOut(frame), promise: nil) }
+        context.write(wrapOutboundOut(frame), promise: nil)
+        // Unflushed bytes count against the queue limit too: past it, flush now so a batch cannot make
+        // a fast reader look slow.
+        if flush || !context.channel.isWritable { context.flush() }
+        return .queued
+    }
+
+    /// Flushes what ``offer(_:whenFull:flush:)`` queued without flushing.
+    func flush() {
+        context?.flush()
     }
 
     /// The consumer of `incoming` wants more messages.

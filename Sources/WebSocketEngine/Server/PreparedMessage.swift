@@ -1,6 +1,5 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// A message encoded once for many sessions: fan-out writes the same bytes to every member.
 ///
@@ -48,31 +47,23 @@ public final class PreparedMessage: Sendable {
     }
 }
 
-/// What ``WebSocketSession/offer(_:whenFull:counters:)`` does when the session already has its
+/// What ``WebSocketSession/offer(_:whenFull:flush:)`` does when the session already has its
 /// `maxQueuedBytes` waiting to be sent.
 public enum SlowConsumerPolicy: Sendable, Equatable {
     /// Close the session with this reason (e.g. 1008 and why).
     case close(CloseReason)
-    /// Skip this message for the session and count it.
+    /// Skip this message for the session.
     case drop
 }
 
-/// Counts what fan-out did; shared by every session of a room or endpoint.
-public final class FanOutCounters: Sendable {
-    private let deliveredCount = Atomic<Int>(0)
-    private let droppedCount = Atomic<Int>(0)
-    private let slowClosedCount = Atomic<Int>(0)
-
-    public init() {}
-
-    /// Messages queued to sessions.
-    public var delivered: Int { deliveredCount.load(ordering: .relaxed) }
-    /// Messages skipped for sessions over their queue limit (`drop`).
-    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
-    /// Sessions closed for being over their queue limit (`close`).
-    public var slowClosed: Int { slowClosedCount.load(ordering: .relaxed) }
-
-    func countDelivered() { deliveredCount.add(1, ordering: .relaxed) }
-    func countDropped() { droppedCount.add(1, ordering: .relaxed) }
-    func countSlowClosed() { slowClosedCount.add(1, ordering: .relaxed) }
+/// What became of an offered message.
+public enum OfferResult: Sendable, Equatable {
+    /// Queued to be sent.
+    case queued
+    /// Skipped: the session's queue was full (`.drop`).
+    case dropped
+    /// The session's queue was full and it is now closing (`.close`).
+    case closed
+    /// The session is closing or closed (or the call was not on its event loop); nothing was queued.
+    case notOpen
 }

@@ -54,14 +54,18 @@ public final class WebSocketSession: Sendable {
 
     /// Queues a prepared message without waiting: for fan-out to many sessions. When the session already
     /// has `maxQueuedBytes` waiting to be sent, `whenFull` decides: close it, or drop this message for it.
-    /// Call it from the session's event loop (see ``eventLoop``) to avoid a hop per session.
-    public func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, counters: FanOutCounters) {
-        let connection = self.connection
-        if eventLoop.inEventLoop {
-            connection.value.offer(message, whenFull: whenFull, counters: counters)
-        } else {
-            eventLoop.execute { connection.value.offer(message, whenFull: whenFull, counters: counters) }
-        }
+    /// With `flush: false` the bytes wait for ``flush()``, so a batch of messages costs one write.
+    ///
+    /// Call it on the session's ``eventLoop`` (fan-out groups sessions by loop); elsewhere it returns `.notOpen`.
+    public func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool = true) -> OfferResult {
+        guard loop.inEventLoop else { return .notOpen }
+        return connection.value.offer(message, whenFull: whenFull, flush: flush)
+    }
+
+    /// Sends what ``offer(_:whenFull:flush:)`` queued with `flush: false`. Call it on ``eventLoop``.
+    public func flush() {
+        guard loop.inEventLoop else { return }
+        connection.value.flush()
     }
 
     /// The event loop the session's connection runs on; fan-out groups sessions by it.
