@@ -51,6 +51,19 @@ class Gateway:
     def open_descriptors(self) -> int:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
+    async def descriptors_after_settling(self, baseline: int, seconds: float = 5) -> int:
+        """The open descriptor count once it is back to `baseline`, or after `seconds`."""
+        import asyncio
+
+        deadline = time.monotonic() + seconds
+        while self.open_descriptors() > baseline and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.open_descriptors()
+
+    def resident_mib(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
     def stop(self) -> str:
         if self.process.poll() is None:
             self.process.terminate()
