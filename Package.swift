@@ -90,7 +90,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WebSocketTestingTests", dependencies: ["WebSocketTesting", "WebSocketEngine"]),
-        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"], exclude: ["Corpus"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine"]

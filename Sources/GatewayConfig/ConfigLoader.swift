@@ -40,9 +40,11 @@ public enum ConfigLoader {
     static let plannedKinds = ["process"]
 
     /// Reads and validates a file. Relative paths in it resolve against its folder.
-    public static func load(path: String, customExtensions: Set<String> = []) throws(ConfigError)
-        -> LoadedConfiguration
-    {
+    public static func load(
+        path: String,
+        customExtensions: Set<String> = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> LoadedConfiguration {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -57,18 +59,26 @@ public enum ConfigLoader {
             ])
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        return try parse(yaml: text, file: path, baseDirectory: folder, customExtensions: customExtensions)
+        return try parse(
+            yaml: text,
+            file: path,
+            baseDirectory: folder,
+            customExtensions: customExtensions,
+            environment: environment
+        )
     }
 
     /// Parses and validates YAML text; `file` names it in diagnostics. `customExtensions` are the
-    /// extension names a custom build registered (see `ExtensionRegistry` in the Gateway module).
+    /// extension names a custom build registered (see `ExtensionRegistry` in the Gateway module);
+    /// `${NAME}` and `${NAME:-fallback}` in values read `environment`.
     public static func parse(
         yaml: String,
         file: String,
         baseDirectory: String,
-        customExtensions: Set<String> = []
+        customExtensions: Set<String> = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> LoadedConfiguration {
-        var reader = NodeReader(file: file, customExtensions: customExtensions)
+        var reader = NodeReader(file: file, customExtensions: customExtensions, environment: environment)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -269,18 +279,27 @@ public enum ConfigLoader {
         }
     }
 
+    /// Reports contradictory limits; a contradiction already present in `inherited` (reported at
+    /// `defaults:`) is not reported again for each endpoint.
     private static func checkSettings(
-        _ settings: EndpointSettings, at node: Node, _ path: String, reader: inout NodeReader
+        _ settings: EndpointSettings,
+        at node: Node,
+        _ path: String,
+        inherited: EndpointSettings? = nil,
+        reader: inout NodeReader
     ) {
         let options = settings.options
-        if options.maxFrameSize > options.maxMessageSize {
+        let base = inherited?.options
+        let sameLimits = base?.maxFrameSize == options.maxFrameSize && base?.maxMessageSize == options.maxMessageSize
+        let sameKeepAlive = base?.pingPeriod == options.pingPeriod && base?.timeout == options.timeout
+        if options.maxFrameSize > options.maxMessageSize && !sameLimits {
             reader.error(
                 node,
                 "\(path): max_frame_size (\(options.maxFrameSize) bytes) is larger than max_message_size (\(options.maxMessageSize) bytes)",
                 hint: "a frame is part of a message: raise max_message_size or lower max_frame_size"
             )
         }
-        if options.pingPeriod > .zero && options.timeout == .zero {
+        if options.pingPeriod > .zero && options.timeout == .zero && !sameKeepAlive {
             reader.error(
                 node,
                 "\(path): timeout is 0 while ping_period is on, so every ping would time out at once",
@@ -374,7 +393,7 @@ public enum ConfigLoader {
                 settings.options.maxQueuedBytes = broadcast.maxQueue
                 checkBroadcast(broadcast, template: template, entries: entries, path, reader: &reader)
             }
-            checkSettings(settings, at: item, path, reader: &reader)
+            checkSettings(settings, at: item, path, inherited: defaults, reader: &reader)
             guard let routePath else {
                 if !entries.contains(where: { $0.key == "path" }) {
                     reader.error(item, "\(path) has no 'path'", hint: "add e.g. 'path: /echo'")

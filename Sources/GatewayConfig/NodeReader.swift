@@ -6,11 +6,61 @@ struct NodeReader {
     let file: String
     /// Extension names a custom build registered, besides permessage-deflate.
     let customExtensions: Set<String>
+    /// What `${NAME}` in a value reads.
+    let environment: [String: String]
     private(set) var diagnostics: [ConfigDiagnostic] = []
 
-    init(file: String, customExtensions: Set<String> = []) {
+    init(file: String, customExtensions: Set<String> = [], environment: [String: String] = [:]) {
         self.file = file
         self.customExtensions = customExtensions
+        self.environment = environment
+    }
+
+    /// The text of a scalar with `${NAME}` and `${NAME:-fallback}` replaced from the environment; nil (and
+    /// an error) when a variable is unset without a fallback or a reference is malformed.
+    mutating func text(_ scalar: Node.Scalar, _ node: Node) -> String? {
+        let raw = scalar.string
+        guard raw.contains("${") else { return raw }
+        var result = ""
+        var rest = Substring(raw)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                error(node, "'${' without a closing '}' in '\(raw)'", hint: "write ${NAME} or ${NAME:-fallback}")
+                return nil
+            }
+            let reference = rest[start.upperBound..<end]
+            let name: Substring
+            let fallback: Substring?
+            if let separator = reference.range(of: ":-") {
+                name = reference[..<separator.lowerBound]
+                fallback = reference[separator.upperBound...]
+            } else {
+                name = reference
+                fallback = nil
+            }
+            guard let first = name.first, first == "_" || (first.isASCII && first.isLetter),
+                name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
+            else {
+                error(node, "'${\(reference)}' is not a variable reference", hint: "write ${NAME} or ${NAME:-fallback}")
+                return nil
+            }
+            if let value = environment[String(name)], !value.isEmpty {
+                result += value
+            } else if let fallback {
+                result += fallback
+            } else {
+                error(
+                    node,
+                    "environment variable \(name) is not set",
+                    hint: "set it, or give a fallback: ${\(name):-value}"
+                )
+                return nil
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        result += rest
+        return result
     }
 
     func location(_ node: Node) -> SourceLocation {
@@ -87,7 +137,7 @@ struct NodeReader {
                 hint: "write it on the same line, e.g. \(path.split(separator: ".").last ?? ""): \"text\"")
             return nil
         }
-        return scalar.string
+        return text(scalar, node)
     }
 
     mutating func optionalString(_ node: Node, _ path: String) -> String?? {
@@ -98,7 +148,8 @@ struct NodeReader {
 
     mutating func bool(_ node: Node, _ path: String) -> Bool? {
         if case .scalar(let scalar) = node {
-            switch scalar.string {
+            guard let value = text(scalar, node) else { return nil }
+            switch value {
             case "true", "True", "TRUE": return true
             case "false", "False", "FALSE": return false
             default: break
@@ -109,8 +160,13 @@ struct NodeReader {
     }
 
     mutating func integer(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
-        guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
+        guard case .scalar(let scalar) = node else {
             error(node, "\(path) must be a whole number")
+            return nil
+        }
+        guard let text = text(scalar, node) else { return nil }
+        guard let value = Int(text) else {
+            error(node, "\(path) must be a whole number, not '\(text)'")
             return nil
         }
         guard range.contains(value) else {
@@ -135,7 +191,12 @@ struct NodeReader {
 
     /// `250ms`, `15s`, `2m`, `1h`, or `0`.
     mutating func duration(_ node: Node, _ path: String) -> Duration? {
-        guard case .scalar(let scalar) = node, let value = Self.parseDuration(scalar.string) else {
+        guard case .scalar(let scalar) = node, let text = text(scalar, node) else {
+            if case .scalar = node { return nil }
+            error(node, "\(path) must be a duration")
+            return nil
+        }
+        guard let value = Self.parseDuration(text) else {
             error(
                 node, "\(path) must be a duration",
                 hint: "write a number with a unit: 250ms, 15s, 2m, 1h, or 0 to disable")
@@ -151,8 +212,12 @@ struct NodeReader {
         case "": return number == 0 ? .zero : nil
         case "ms": return .milliseconds(number)
         case "s": return .seconds(number)
-        case "m": return .seconds(number * 60)
-        case "h": return .seconds(number * 3600)
+        case "m":
+            let (seconds, overflow) = number.multipliedReportingOverflow(by: 60)
+            return overflow ? nil : .seconds(seconds)
+        case "h":
+            let (seconds, overflow) = number.multipliedReportingOverflow(by: 3600)
+            return overflow ? nil : .seconds(seconds)
         default: return nil
         }
     }
@@ -163,8 +228,8 @@ struct NodeReader {
             error(node, "\(path) must be a size")
             return nil
         }
-        if let value = Self.parseSize(scalar.string) { return value }
-        let text = scalar.string
+        guard let text = text(scalar, node) else { return nil }
+        if let value = Self.parseSize(text) { return value }
         let hint: String
         if text.hasSuffix("KB") || text.hasSuffix("MB") || text.hasSuffix("GB") || text.hasSuffix("kB") {
             hint =

@@ -1,32 +1,97 @@
 import ArgumentParser
+import Foundation
 import Gateway
 import GatewayConfig
 
-/// `wsgate validate CONFIG…`.
+/// `wsgate validate CONFIG… [--format text|json]`.
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check configuration files without serving them.",
         discussion: """
-            Prints every problem as file:line:column: severity: message; hint. Exits 0 when every file
-            is valid (warnings allowed), 1 when any file has an error.
+            Prints every problem as file:line:column: severity: message; hint (or, with --format json,
+            one JSON document for CI tools). Exits 0 when every file is valid (warnings allowed), 1 when
+            any file has an error.
             """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
 
     @Argument(help: "Configuration files to check.")
     var configs: [String]
 
+    @Option(help: "Output format: text (one line per problem) or json.")
+    var format: Format = .text
+
     func run() throws {
-        var failed = false
+        var reports: [FileReport] = []
         for path in configs {
             do {
                 let loaded = try ConfigLoader.load(path: path, customExtensions: ExtensionRegistry.current.customNames)
-                ConfigSource.report(loaded.warnings)
-                print("\(path): valid (\(loaded.configuration.endpoints.count) endpoints)")
+                reports.append(
+                    FileReport(
+                        file: path, valid: true, endpoints: loaded.configuration.endpoints.count,
+                        diagnostics: loaded.warnings))
             } catch {
-                ConfigSource.report(error.diagnostics)
-                failed = true
+                reports.append(FileReport(file: path, valid: false, endpoints: nil, diagnostics: error.diagnostics))
             }
         }
-        if failed { throw ExitCode(1) }
+        switch format {
+        case .text:
+            for report in reports {
+                ConfigSource.report(report.diagnostics)
+                if report.valid { print("\(report.file): valid (\(report.endpoints ?? 0) endpoints)") }
+            }
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let document = JSONReport(valid: reports.allSatisfy(\.valid), files: reports.map(JSONReport.File.init))
+            if let data = try? encoder.encode(document) { print(String(decoding: data, as: UTF8.self)) }
+        }
+        if !reports.allSatisfy(\.valid) { throw ExitCode(1) }
     }
+}
+
+private struct FileReport {
+    let file: String
+    let valid: Bool
+    let endpoints: Int?
+    let diagnostics: [ConfigDiagnostic]
+}
+
+/// The `--format json` document.
+private struct JSONReport: Encodable {
+    struct Problem: Encodable {
+        let severity: String
+        let file: String
+        let line: Int
+        let column: Int
+        let message: String
+        let hint: String?
+    }
+
+    struct File: Encodable {
+        let file: String
+        let valid: Bool
+        let problems: [Problem]
+
+        init(_ report: FileReport) {
+            file = report.file
+            valid = report.valid
+            problems = report.diagnostics.map {
+                Problem(
+                    severity: $0.severity.rawValue,
+                    file: $0.location.file,
+                    line: $0.location.line,
+                    column: $0.location.column,
+                    message: $0.message,
+                    hint: $0.hint
+                )
+            }
+        }
+    }
+
+    let valid: Bool
+    let files: [File]
 }

@@ -201,3 +201,27 @@ def test_rooms_example(gateway_factory):
             assert await cy.recv() == "[bob@lobby]: hi"  # history
 
     run(conversation())
+
+
+def test_validate_reports_problems_with_positions_and_exit_codes():
+    from conftest import ROOT, wsgate_binary
+    import json
+    import subprocess
+
+    ok = subprocess.run([wsgate_binary(), "validate", "examples/echo.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    bad = "Tests/GatewayConfigTests/Corpus/unknown-endpoint-key.yaml"
+    text = subprocess.run([wsgate_binary(), "validate", bad], cwd=ROOT, capture_output=True, text=True)
+    assert text.returncode == 1
+    assert f"{bad}:6:5: error: unknown key 'max_frame_sise' in endpoints[0]; did you mean 'max_frame_size'?" in text.stderr
+    as_json = subprocess.run(
+        [wsgate_binary(), "validate", "--format", "json", "examples/echo.yaml", bad], cwd=ROOT, capture_output=True, text=True
+    )
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert report["valid"] is False
+    assert [f["valid"] for f in report["files"]] == [True, False]
+    problem = report["files"][1]["problems"][0]
+    assert (problem["line"], problem["column"], problem["severity"]) == (6, 5, "error")
+    serve = subprocess.run([wsgate_binary(), "serve", bad], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert serve.returncode == 1 and "did you mean 'max_frame_size'" in serve.stderr
