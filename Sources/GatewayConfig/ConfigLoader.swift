@@ -13,8 +13,8 @@ public enum ConfigLoader {
     /// The `version:` this build reads.
     public static let supportedVersion = 1
 
-    static let topLevelKeys = ["version", "server", "defaults", "endpoints"]
-    static let serverKeys = ["listen", "max_connections", "handshake_timeout", "log"]
+    static let topLevelKeys = ConfigReference.topLevel.map(\.name)
+    static let serverKeys = ConfigReference.server.map(\.name)
     static let plannedServerKeys = [
         "shutdown_grace": "graceful drain arrives with the production issue; remove the key for now",
         "health_path": "health checks arrive with the production issue; remove the key for now",
@@ -22,21 +22,12 @@ public enum ConfigLoader {
         "console_path": "the dev console arrives with the production issue; remove the key for now",
         "tls": "TLS arrives with the production issue; terminate TLS in front of wsgate for now",
     ]
-    static let settingKeys = [
-        "ping_period", "timeout", "idle_timeout", "max_frame_size", "max_message_size", "masking",
-        "allowed_origins", "subprotocols", "extensions",
-    ]
+    static let settingKeys = ConfigReference.settings.map(\.name)
     static let plannedSettingKeys: [String: String] = [:]
-    static let deflateKeys = [
-        "enabled", "compression_level", "compress_min_size", "server_no_context_takeover",
-        "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits",
-    ]
-    static let endpointKinds: [String: [String]] = [
-        "echo": ["greeting", "reply", "bye"],
-        "broadcast": [
-            "room", "name", "welcome", "format", "include_sender", "history", "max_queue", "slow_client", "announce",
-        ],
-    ]
+    static let deflateKeys = ConfigReference.deflate.map(\.name)
+    static let endpointKinds: [String: [String]] = Dictionary(
+        uniqueKeysWithValues: ConfigReference.endpointTypes.map { ($0.name, $0.keys.map(\.name)) }
+    )
     static let plannedKinds = ["process"]
 
     /// Reads and validates a file. Relative paths in it resolve against its folder.
@@ -197,7 +188,7 @@ public enum ConfigLoader {
             case "log":
                 guard
                     let entries = reader.mapping(
-                        value, "server.log", known: ["level"],
+                        value, "server.log", known: ConfigReference.log.map(\.name),
                         planned: ["format": "JSON logs arrive with the production issue; remove 'format' for now"])
                 else { continue }
                 for (_, _, levelNode) in entries {
@@ -349,7 +340,8 @@ public enum ConfigLoader {
             }
             guard
                 let entries = reader.mapping(
-                    item, path, known: ["path", "type"] + settingKeys + kindKeys, planned: plannedSettingKeys)
+                    item, path, known: ConfigReference.endpointBase.map(\.name) + settingKeys + kindKeys,
+                    planned: plannedSettingKeys)
             else { continue }
             var settings = defaults
             var routePath: String?
@@ -557,7 +549,7 @@ public enum ConfigLoader {
                     hint: "close: end the slow member's session with 1008; drop: skip messages for it")
             }
         case "announce":
-            guard let entries = reader.mapping(value, name, known: ["join", "leave"]) else { return }
+            guard let entries = reader.mapping(value, name, known: ConfigReference.announce.map(\.name)) else { return }
             for (which, _, text) in entries {
                 guard let v = reader.optionalString(text, "\(name).\(which)") else { continue }
                 if which == "join" { settings.joinNotice = v } else { settings.leaveNotice = v }
@@ -612,7 +604,7 @@ public enum ConfigLoader {
     private static func readBye(_ node: Node, _ path: String, reader: inout NodeReader) -> ByeRule? {
         if NodeReader.isNull(node) { return nil }
         if case .scalar = node, let text = reader.string(node, path) { return ByeRule(text: text) }
-        guard let entries = reader.mapping(node, path, known: ["text", "ignore_case", "reason"]) else { return nil }
+        guard let entries = reader.mapping(node, path, known: ConfigReference.bye.map(\.name)) else { return nil }
         var rule = ByeRule(text: "")
         var sawText = false
         for (key, _, value) in entries {

@@ -1,0 +1,213 @@
+import Foundation
+import WebSocketEngine
+
+/// Every configuration key: its type, default and effect. The loader takes its key lists from here,
+/// `wsgate schema` turns it into JSON Schema and docs/configuration.md is generated from it, so the
+/// three cannot drift apart. Defaults are read from the settings types, never written twice.
+public enum ConfigReference {
+    /// The type of a value.
+    public indirect enum ValueType: Sendable {
+        case string, boolean, duration, size, hostPort, template
+        case integer(ClosedRange<Int>)
+        case stringList
+        case oneOf([String])
+        case nullable(ValueType)
+        case object([Key])
+        case stringOrObject([Key])
+        /// `extensions:` — permessage-deflate's keys, or a registered name with text parameters.
+        case extensions([Key])
+        /// The `endpoints:` list.
+        case endpoints
+    }
+
+    /// One key.
+    public struct Key: Sendable {
+        public let name: String
+        public let type: ValueType
+        public let defaultValue: String?
+        public let summary: String
+        public let required: Bool
+
+        init(_ name: String, _ type: ValueType, _ defaultValue: String?, _ summary: String, required: Bool = false) {
+            self.name = name
+            self.type = type
+            self.defaultValue = defaultValue
+            self.summary = summary
+            self.required = required
+        }
+    }
+
+    static func duration(_ value: Duration) -> String {
+        let (seconds, attoseconds) = value.components
+        if seconds == 0 && attoseconds == 0 { return "0" }
+        if attoseconds == 0 { return seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s" }
+        return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+    }
+
+    static func size(_ value: Int) -> String {
+        if value == Int.max { return "unlimited" }
+        if value >= 1 << 20 && value % (1 << 20) == 0 { return "\(value >> 20)MiB" }
+        if value >= 1 << 10 && value % (1 << 10) == 0 { return "\(value >> 10)KiB" }
+        return "\(value)"
+    }
+
+    static let serverDefaults = ServerSettings()
+    static let endpointDefaults = EndpointSettings()
+    static let deflateDefaults = PerMessageDeflateConfiguration()
+    static let broadcastDefaults = BroadcastSettings()
+
+    /// `server.log`.
+    public static let log: [Key] = [
+        Key(
+            "level",
+            .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+            serverDefaults.logLevel,
+            "log level; `--log-level` overrides it"
+        )
+    ]
+
+    /// `server:`.
+    public static let server: [Key] = [
+        Key(
+            "listen", .hostPort, "\(serverDefaults.listen)",
+            "address to bind; `--listen` and `WSGATE_LISTEN` override it"),
+        Key(
+            "max_connections",
+            .integer(1...10_000_000),
+            "\(serverDefaults.maxConnections)",
+            "sessions beyond it get HTTP 503 before upgrading"
+        ),
+        Key(
+            "handshake_timeout",
+            .duration,
+            duration(serverDefaults.handshakeTimeout),
+            "a client that has not completed its handshake by then is dropped"
+        ),
+        Key("log", .object(log), nil, "logging"),
+    ]
+
+    /// `extensions.permessage-deflate`.
+    public static let deflate: [Key] = [
+        Key("enabled", .boolean, "true", "offer compression (RFC 7692) to clients that ask for it"),
+        Key(
+            "compression_level", .integer(0...9), "\(deflateDefaults.compressionLevel)",
+            "zlib level for what the server sends"),
+        Key("compress_min_size", .size, size(deflateDefaults.compressMinSize), "smaller messages go uncompressed"),
+        Key(
+            "server_no_context_takeover",
+            .boolean,
+            "\(deflateDefaults.serverNoContextTakeover)",
+            "reset the server's compressor after every message (also when the client asks)"
+        ),
+        Key(
+            "client_no_context_takeover",
+            .boolean,
+            "\(deflateDefaults.clientNoContextTakeover)",
+            "ask clients to reset theirs after every message"
+        ),
+        Key(
+            "server_max_window_bits",
+            .integer(8...15),
+            "\(deflateDefaults.serverMaxWindowBits)",
+            "largest window the server compresses with (8 means 9: zlib cannot use 8)"
+        ),
+        Key(
+            "client_max_window_bits",
+            .integer(8...15),
+            "\(deflateDefaults.clientMaxWindowBits)",
+            "window clients are asked to keep to, when they offer to be limited"
+        ),
+    ]
+
+    /// Settings every endpoint has (`defaults:` and each endpoint).
+    public static let settings: [Key] = [
+        Key(
+            "ping_period", .duration, duration(endpointDefaults.options.pingPeriod),
+            "server pings this often; 0 disables"),
+        Key(
+            "timeout",
+            .duration,
+            duration(endpointDefaults.options.timeout),
+            "no pong within it: close 1011; also how long to wait for the client's close frame"
+        ),
+        Key(
+            "idle_timeout", .duration, duration(endpointDefaults.options.idleTimeout),
+            "no message for this long: close 1000; 0 disables"),
+        Key("max_frame_size", .size, size(endpointDefaults.options.maxFrameSize), "larger frame: close 1009"),
+        Key("max_message_size", .size, size(endpointDefaults.options.maxMessageSize), "larger message: close 1009"),
+        Key(
+            "masking", .boolean, "\(endpointDefaults.options.masking)",
+            "mask server frames (browsers refuse it; validate warns)"),
+        Key(
+            "allowed_origins", .stringList, "[\"*\"]",
+            "exact origins; another Origin gets HTTP 403; requests without Origin pass"),
+        Key("subprotocols", .stringList, "[]", "server preference order: the first one the client offers wins"),
+        Key(
+            "extensions",
+            .nullable(.extensions(deflate)),
+            "permessage-deflate on",
+            "extensions in negotiation order, by name; null turns all off"
+        ),
+    ]
+
+    /// `bye:` of an echo endpoint.
+    public static let bye: [Key] = [
+        Key("text", .string, nil, "the message that ends the session", required: true),
+        Key("ignore_case", .boolean, "true", "compare without case"),
+        Key("reason", .string, "\"\"", "the close reason sent with 1000"),
+    ]
+
+    /// The keys of `type: echo`.
+    public static let echo: [Key] = [
+        Key("greeting", .nullable(.string), nil, "text sent when a client connects"),
+        Key(
+            "reply", .nullable(.template), nil,
+            "answer template for text, `{message}` being the message; default: echo as received"),
+        Key("bye", .nullable(.stringOrObject(bye)), nil, "a text that closes the session with 1000"),
+    ]
+
+    /// `announce:` of a broadcast endpoint.
+    public static let announce: [Key] = [
+        Key("join", .nullable(.template), nil, "sent to the room when a member joins; `{name}`, `{room}`"),
+        Key("leave", .nullable(.template), nil, "sent to the room when a member leaves; `{name}`, `{room}`"),
+    ]
+
+    /// The keys of `type: broadcast`.
+    public static let broadcast: [Key] = [
+        Key("room", .template, "the request path", "room name; `{name}` path parameters"),
+        Key(
+            "name", .template, broadcastDefaults.name,
+            "member name; `{n}` counts from 0, `{query.NAME}` reads the query"),
+        Key(
+            "welcome", .nullable(.template), broadcastDefaults.welcome.map { "\"\($0)\"" },
+            "sent to a joiner; `{name}`, `{room}`"),
+        Key("format", .template, "\"\(broadcastDefaults.format)\"", "how text is relayed; binary passes unchanged"),
+        Key("include_sender", .boolean, "\(broadcastDefaults.includeSender)", "the sender gets its own message"),
+        Key(
+            "history", .integer(0...10_000), "\(broadcastDefaults.history)", "the last N messages, replayed to a joiner"
+        ),
+        Key(
+            "max_queue", .size, size(broadcastDefaults.maxQueue), "bytes queued to a member before slow_client applies"),
+        Key(
+            "slow_client", .oneOf(["close", "drop"]), broadcastDefaults.slowClient.rawValue,
+            "close (1008) or drop messages for a slow member"),
+        Key("announce", .object(announce), nil, "join and leave notices"),
+    ]
+
+    /// The endpoint types and their own keys.
+    public static let endpointTypes: [(name: String, keys: [Key])] = [("echo", echo), ("broadcast", broadcast)]
+
+    /// Keys every endpoint has besides its settings.
+    public static let endpointBase: [Key] = [
+        Key("path", .string, nil, "a literal path or a template such as `/chat/{room}`", required: true),
+        Key("type", .oneOf(endpointTypes.map(\.name)), nil, "what the endpoint does", required: true),
+    ]
+
+    /// The top level.
+    public static let topLevel: [Key] = [
+        Key("version", .integer(1...1), nil, "the format version; must be 1", required: true),
+        Key("server", .object(server), nil, "the listener"),
+        Key("defaults", .object(settings), nil, "settings every endpoint starts from"),
+        Key("endpoints", .endpoints, nil, "the endpoints", required: true),
+    ]
+}
