@@ -19,7 +19,7 @@ public enum ConfigSchema {
     static func document() -> [String: Any] {
         var root = object(ConfigReference.topLevel)
         root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        root["$id"] = "https://github.com/wsgate/wsgate/schemas/wsgate.schema.json"
+        root["$id"] = "urn:wsgate:config:1"
         root["title"] = "wsgate configuration (version 1)"
         return root
     }
