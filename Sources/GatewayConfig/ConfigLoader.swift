@@ -139,7 +139,7 @@ public enum ConfigLoader {
         return LoadedConfiguration(configuration: configuration, warnings: diagnostics)
     }
 
-    private static func syntaxDiagnostic(_ error: any Error, file: String) -> ConfigDiagnostic {
+    static func syntaxDiagnostic(_ error: any Error, file: String) -> ConfigDiagnostic {
         if let yamlError = error as? YamlError {
             switch yamlError {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
@@ -164,7 +164,7 @@ public enum ConfigLoader {
         return ConfigDiagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")
     }
 
-    private static func readServer(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
+    static func readServer(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
         guard let entries = reader.mapping(node, "server", known: serverKeys, planned: plannedServerKeys) else {
             return
         }
@@ -210,7 +210,7 @@ public enum ConfigLoader {
 
     /// Applies one endpoint setting; returns false when `key` is not a setting.
     @discardableResult
-    private static func applySetting(
+    static func applySetting(
         _ key: String,
         _ value: Node,
         _ path: String,
@@ -258,7 +258,7 @@ public enum ConfigLoader {
         return true
     }
 
-    private static func readSettingsMapping(
+    static func readSettingsMapping(
         _ node: Node,
         _ path: String,
         into settings: inout EndpointSettings,
@@ -272,7 +272,7 @@ public enum ConfigLoader {
 
     /// Reports contradictory limits; a contradiction already present in `inherited` (reported at
     /// `defaults:`) is not reported again for each endpoint.
-    private static func checkSettings(
+    static func checkSettings(
         _ settings: EndpointSettings,
         at node: Node,
         _ path: String,
@@ -299,7 +299,7 @@ public enum ConfigLoader {
         }
     }
 
-    private static func readEndpoints(_ node: Node, defaults: EndpointSettings, reader: inout NodeReader)
+    static func readEndpoints(_ node: Node, defaults: EndpointSettings, reader: inout NodeReader)
         -> [EndpointConfiguration]
     {
         guard case .sequence(let sequence) = node else {
@@ -402,206 +402,7 @@ public enum ConfigLoader {
         return endpoints
     }
 
-    /// Merges an `extensions:` mapping into `extensions`: a named extension's keys apply over the
-    /// settings it already has (from `defaults:`), `enabled: false` removes it.
-    private static func readExtensions(
-        _ node: Node,
-        _ path: String,
-        into extensions: inout [ExtensionSetting],
-        reader: inout NodeReader
-    ) {
-        if NodeReader.isNull(node) {
-            extensions = []
-            return
-        }
-        let known = ["permessage-deflate"] + reader.customExtensions.sorted()
-        guard case .mapping(let mapping) = node else {
-            reader.error(
-                node, "\(path) must be a mapping of extension names to their settings",
-                hint: "e.g. 'permessage-deflate: { compression_level: 6 }'")
-            return
-        }
-        for (keyNode, value) in mapping {
-            let name = keyNode.string ?? ""
-            let qualified = "\(path).\(name)"
-            guard known.contains(name) else {
-                let suggestion = closestMatch(to: name, in: known).map { "did you mean '\($0)'?" }
-                reader.error(
-                    keyNode,
-                    "unknown extension '\(name)' in \(path)",
-                    hint: suggestion
-                        ?? "this build knows: \(known.joined(separator: ", ")); a custom build can register more"
-                )
-                continue
-            }
-            let index = extensions.firstIndex { $0.name == name }
-            if name == "permessage-deflate" {
-                var configuration =
-                    index.flatMap { i -> PerMessageDeflateConfiguration? in
-                        if case .permessageDeflate(let existing) = extensions[i] { return existing }
-                        return nil
-                    } ?? PerMessageDeflateConfiguration()
-                guard let enabled = readDeflate(value, qualified, into: &configuration, reader: &reader) else {
-                    continue
-                }
-                if let index { extensions.remove(at: index) }
-                if enabled {
-                    extensions.insert(
-                        .permessageDeflate(configuration), at: min(index ?? extensions.count, extensions.count))
-                }
-            } else {
-                var parameters: [String: String] = [:]
-                if !NodeReader.isNull(value) {
-                    guard case .mapping(let entries) = value else {
-                        reader.error(value, "\(qualified) must be a mapping of parameters")
-                        continue
-                    }
-                    for (parameterNode, parameterValue) in entries {
-                        guard let key = parameterNode.string,
-                            let text = reader.string(parameterValue, "\(qualified).\(parameterNode.string ?? "")")
-                        else { continue }
-                        parameters[key] = text
-                    }
-                }
-                let setting = ExtensionSetting.custom(name: name, parameters: parameters)
-                if let index { extensions[index] = setting } else { extensions.append(setting) }
-            }
-        }
-    }
-
-    /// Applies `permessage-deflate:` keys; returns whether it stays enabled, or nil on errors.
-    private static func readDeflate(
-        _ node: Node,
-        _ path: String,
-        into configuration: inout PerMessageDeflateConfiguration,
-        reader: inout NodeReader
-    ) -> Bool? {
-        if NodeReader.isNull(node) { return true }
-        guard let entries = reader.mapping(node, path, known: deflateKeys) else { return nil }
-        var enabled = true
-        for (key, _, value) in entries {
-            let name = "\(path).\(key)"
-            switch key {
-            case "enabled":
-                if let v = reader.bool(value, name) { enabled = v }
-            case "compression_level":
-                if let v = reader.integer(value, name, range: 0...9) { configuration.compressionLevel = v }
-            case "compress_min_size":
-                if let v = reader.size(value, name) { configuration.compressMinSize = v }
-            case "server_no_context_takeover":
-                if let v = reader.bool(value, name) { configuration.serverNoContextTakeover = v }
-            case "client_no_context_takeover":
-                if let v = reader.bool(value, name) { configuration.clientNoContextTakeover = v }
-            case "server_max_window_bits":
-                if let v = reader.integer(value, name, range: 8...15) {
-                    if v == 8 {
-                        reader.warning(
-                            value, "\(name): zlib cannot compress with an 8-bit window, so wsgate uses 9",
-                            hint: "write 9")
-                    }
-                    configuration.serverMaxWindowBits = v
-                }
-            case "client_max_window_bits":
-                if let v = reader.integer(value, name, range: 8...15) { configuration.clientMaxWindowBits = v }
-            default:
-                break
-            }
-        }
-        return enabled
-    }
-
-    private static func readBroadcastKey(
-        _ key: String,
-        _ value: Node,
-        _ name: String,
-        into settings: inout BroadcastSettings,
-        reader: inout NodeReader
-    ) {
-        switch key {
-        case "room":
-            if let v = reader.string(value, name) { settings.room = v }
-        case "name":
-            if let v = reader.string(value, name) { settings.name = v }
-        case "welcome":
-            if let v = reader.optionalString(value, name) { settings.welcome = v }
-        case "format":
-            if let v = reader.string(value, name) { settings.format = v }
-        case "include_sender":
-            if let v = reader.bool(value, name) { settings.includeSender = v }
-        case "history":
-            if let v = reader.integer(value, name, range: 0...10_000) { settings.history = v }
-        case "max_queue":
-            if let v = reader.size(value, name) {
-                if v < 1024 {
-                    reader.error(
-                        value, "\(name) of \(v) bytes cannot hold a message", hint: "use at least 1KiB, e.g. 1MiB")
-                } else {
-                    settings.maxQueue = v
-                }
-            }
-        case "slow_client":
-            guard let text = reader.string(value, name) else { return }
-            if let policy = BroadcastSettings.SlowClient(rawValue: text) {
-                settings.slowClient = policy
-            } else {
-                reader.error(
-                    value, "\(name) must be close or drop, not '\(text)'",
-                    hint: "close: end the slow member's session with 1008; drop: skip messages for it")
-            }
-        case "announce":
-            guard let entries = reader.mapping(value, name, known: ConfigReference.announce.map(\.name)) else { return }
-            for (which, _, text) in entries {
-                guard let v = reader.optionalString(text, "\(name).\(which)") else { continue }
-                if which == "join" { settings.joinNotice = v } else { settings.leaveNotice = v }
-            }
-        default:
-            break
-        }
-    }
-
-    /// Checks the placeholders of a broadcast endpoint's templates against what each can use.
-    private static func checkBroadcast(
-        _ settings: BroadcastSettings,
-        template: PathTemplate?,
-        entries: [(key: String, keyNode: Node, value: Node)],
-        _ path: String,
-        reader: inout NodeReader
-    ) {
-        let parameters = Set(template?.parameterNames ?? [])
-        func check(_ key: String, _ text: String?, allowed: Set<String>, allowQuery: Bool = false) {
-            guard let text else { return }
-            let node = entries.first { $0.key == key }?.value ?? entries.first { $0.key == "path" }?.value
-            for placeholder in placeholders(in: text) {
-                if allowed.contains(placeholder) { continue }
-                if allowQuery, placeholder.hasPrefix("query."), placeholder.count > 6 { continue }
-                let options = allowed.sorted().map { "{\($0)}" } + (allowQuery ? ["{query.NAME}"] : [])
-                if let node {
-                    reader.error(
-                        node, "\(path).\(key) uses {\(placeholder)}, which it cannot fill",
-                        hint: "it can use \(options.joined(separator: ", "))")
-                }
-            }
-        }
-        check("room", settings.room, allowed: parameters)
-        check("name", settings.name, allowed: parameters.union(["n"]), allowQuery: true)
-        check("welcome", settings.welcome, allowed: ["name", "room"])
-        check("format", settings.format, allowed: ["name", "room", "message"])
-        check("announce", settings.joinNotice, allowed: ["name", "room"])
-        check("announce", settings.leaveNotice, allowed: ["name", "room"])
-    }
-
-    /// The `{…}` placeholders of a template.
-    static func placeholders(in text: String) -> [String] {
-        var found: [String] = []
-        var rest = Substring(text)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            found.append(String(rest[rest.index(after: open)..<close]))
-            rest = rest[rest.index(after: close)...]
-        }
-        return found
-    }
-
-    private static func readBye(_ node: Node, _ path: String, reader: inout NodeReader) -> ByeRule? {
+    static func readBye(_ node: Node, _ path: String, reader: inout NodeReader) -> ByeRule? {
         if NodeReader.isNull(node) { return nil }
         if case .scalar = node, let text = reader.string(node, path) { return ByeRule(text: text) }
         guard let entries = reader.mapping(node, path, known: ConfigReference.bye.map(\.name)) else { return nil }

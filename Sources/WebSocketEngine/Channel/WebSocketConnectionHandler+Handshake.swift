@@ -1,0 +1,143 @@
+import Logging
+import NIOCore
+
+/// The opening handshake: route, check, answer 101 or an HTTP error, and start the session.
+extension WebSocketConnectionHandler {
+    func upgrade(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        guard let (route, parameters) = router.route(for: head.path) else {
+            refuse(.notFound, .error(404, "Not Found", "No endpoint at \(head.path)."), context: context)
+            return
+        }
+        let policy = HandshakePolicy(allowedOrigins: route.allowedOrigins, subprotocols: route.subprotocols)
+        let acceptKey: String
+        let subprotocol: String?
+        switch Handshake.evaluate(head, policy: policy) {
+        case .refuse(let refusal, let response):
+            refuse(refusal, response, context: context)
+            return
+        case .accept(let key, let selected):
+            acceptKey = key
+            subprotocol = selected
+        }
+        guard
+            registry.add(
+                ObjectIdentifier(self), limit: configuration.maxConnections, connection: self, context: context)
+        else {
+            refuse(
+                .serverBusy,
+                .error(
+                    503,
+                    "Service Unavailable",
+                    "The server holds its maximum of \(configuration.maxConnections) connections; retry later.",
+                    headers: [HTTPHeaderField("Retry-After", "1")]
+                ),
+                context: context
+            )
+            return
+        }
+        registered = true
+
+        if !route.options.extensions.isEmpty {
+            // A malformed offer is declined rather than refused: the client may proceed without extensions.
+            let offers = ExtensionNegotiation.parseOffers(head.values("Sec-WebSocket-Extensions")) ?? []
+            extensions = ExtensionPipeline(
+                ExtensionNegotiation.negotiate(offers: offers, factories: route.options.extensions)
+            )
+        }
+        var response = context.channel.allocator.buffer(capacity: 256)
+        Handshake.switchingProtocols(
+            acceptKey: acceptKey,
+            subprotocol: subprotocol,
+            extensions: extensions.responseHeader
+        )
+        .write(into: &response)
+        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+
+        options = route.options
+        phase = .open
+        sharedEncodingKey = options.masking ? nil : extensions.sharedEncodingKey
+        // The outbound queue limit is the channel's high water mark: above it the channel is not
+        // writable, `send` waits and `offer` applies its policy.
+        let limit = max(1, options.maxQueuedBytes)
+        try? context.channel.syncOptions?.setOption(
+            .writeBufferWaterMark,
+            value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
+        )
+        logger[metadataKey: "path"] = "\(head.path)"
+        machine = ConnectionStateMachine(
+            role: .server,
+            maxFrameSize: options.maxFrameSize,
+            maxMessageSize: options.maxMessageSize,
+            allowedReservedBits: extensions.reservedBits
+        )
+        keepAlive = KeepAlive(
+            pingPeriod: TimeAmount(options.pingPeriod),
+            timeout: TimeAmount(options.timeout),
+            idleTimeout: TimeAmount(options.idleTimeout),
+            now: .now()
+        )
+        scheduleKeepAlive(context: context)
+        startSession(head: head, route: route, parameters: parameters, subprotocol: subprotocol, context: context)
+    }
+
+    func startSession(
+        head: HTTPRequestHead,
+        route: WebSocketRouter.Route,
+        parameters: [String: String],
+        subprotocol: String?,
+        context: ChannelHandlerContext
+    ) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let delegate = InboundDelegate(connection: bound, eventLoop: context.eventLoop)
+        let made = WebSocketSession.Incoming.Producer.makeSequence(
+            elementType: Frame.self,
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16),
+            finishOnDeinit: false,
+            delegate: delegate
+        )
+        source = made.source
+        let remote = context.channel.remoteAddress
+        let request = WebSocketRequest(
+            path: head.path,
+            query: head.query,
+            headers: head.headers.map { (name: $0.name, value: $0.value) },
+            pathParameters: parameters,
+            remoteAddress: remote?.ipAddress,
+            remotePort: remote?.port,
+            subprotocol: subprotocol
+        )
+        let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
+        let session = WebSocketSession(
+            request: request,
+            incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: consumption),
+            connection: bound,
+            eventLoop: context.eventLoop,
+            closed: closed
+        )
+        let handler = route.handler
+        let logger = self.logger
+        logger.debug("session opened")
+        Task {
+            do {
+                try await handler(session)
+                await session.close(CloseReason(.normal))
+            } catch {
+                logger.warning("session handler failed", metadata: ["error": "\(error)"])
+                await session.close(CloseReason(.internalError, "handler failed"))
+            }
+        }
+    }
+
+    func refuse(_ refusal: HandshakeRefusal, _ response: HTTPResponse, context: ChannelHandlerContext) {
+        logger.debug("handshake refused", metadata: ["reason": "\(refusal.rawValue)", "status": "\(response.status)"])
+        phase = .closed
+        pending = nil
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        response.write(into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Logging
+import NIOCore
+
+/// Keep-alive and close timers.
+extension WebSocketConnectionHandler {
+    func scheduleKeepAlive(context: ChannelHandlerContext) {
+        keepAliveTimer?.cancel()
+        keepAliveTimer = nil
+        guard let deadline = keepAlive?.nextDeadline else { return }
+        keepAliveTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            keepAliveFired(context: context)
+        }
+    }
+
+    func keepAliveFired(context: ChannelHandlerContext) {
+        guard machine?.state == .open, var keepAlive else { return }
+        let action = keepAlive.tick(now: .now())
+        self.keepAlive = keepAlive
+        switch action {
+        case .none:
+            break
+        case .sendPing(let payload):
+            writeFrame(.ping, payload, context: context)
+        case .closeForPongTimeout:
+            let reason = CloseReason(.internalError, "no pong within \(options.timeout)")
+            logger.debug("keep-alive timeout")
+            if let action = machine?.fail(with: reason) { perform(action, context: context) }
+            return
+        case .closeForIdleTimeout:
+            if let action = machine?.close(CloseReason(.normal, "idle for \(options.idleTimeout)")) {
+                perform(action, context: context)
+            }
+            return
+        }
+        scheduleKeepAlive(context: context)
+    }
+
+    func scheduleCloseTimer(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
+        let timeout = options.timeout > .zero ? TimeAmount(options.timeout) : .zero
+        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            context.close(promise: nil)
+        }
+    }
+}
