@@ -225,3 +225,31 @@ def test_validate_reports_problems_with_positions_and_exit_codes():
     assert (problem["line"], problem["column"], problem["severity"]) == (6, 5, "error")
     serve = subprocess.run([wsgate_binary(), "serve", bad], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert serve.returncode == 1 and "did you mean 'max_frame_size'" in serve.stderr
+
+
+def test_door_limits_max_connections_and_slow_handshakes(gateway_factory):
+    gateway = gateway_factory("Tests/e2e/door.yaml")
+
+    async def scenario():
+        async with connect(gateway.url("/echo")), connect(gateway.url("/echo")):
+            third = await RawClient.open(gateway.port)
+            assert third.status == 503
+            assert b"maximum of 2 connections" in await asyncio.wait_for(third.reader.read(), timeout=5)
+            third.close()
+        # Both closed: a new session gets in (once the server has seen them go).
+        for _ in range(40):
+            probe = await RawClient.open(gateway.port)
+            probe.close()
+            if probe.status == 101:
+                break
+            await asyncio.sleep(0.05)
+        assert probe.status == 101
+        # A client that never finishes its request head is dropped after handshake_timeout.
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+        writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), timeout=10) == b""
+        assert time.monotonic() - started < 5
+        writer.close()
+
+    run(scenario())
