@@ -11,14 +11,18 @@ public final class GatewayApplication: Sendable {
 
     /// Builds the endpoints; the extensions each names come from `extensions` (by default the
     /// registry the command line runs with).
-    public init(_ configuration: GatewayConfiguration, extensions: ExtensionRegistry = ExtensionRegistry.current) throws
-    {
+    public init(
+        _ configuration: GatewayConfiguration,
+        extensions: ExtensionRegistry = ExtensionRegistry.current,
+        logger: Logger = Logger(label: "wsgate")
+    ) throws {
         var router = WebSocketRouter()
         var hubs: [String: RoomHub] = [:]
         for endpoint in configuration.endpoints {
             var options = endpoint.settings.options
             options.extensions = try extensions.factories(for: endpoint.settings.extensions)
             let handler: WebSocketHandler
+            var admission: WebSocketAdmission?
             switch endpoint.kind {
             case .echo(let settings):
                 let echo = EchoEndpoint(settings: settings)
@@ -27,12 +31,22 @@ public final class GatewayApplication: Sendable {
                 let broadcast = BroadcastEndpoint(settings: settings)
                 hubs[endpoint.path] = broadcast.hub
                 handler = { session in try await broadcast.handle(session) }
+            case .process(let settings):
+                let process = ProcessEndpoint(
+                    settings: settings,
+                    path: endpoint.path,
+                    maxMessageSize: options.maxMessageSize,
+                    logger: logger
+                )
+                admission = { request in process.admit(request) }
+                handler = { session in try await process.handle(session) }
             }
             try router.webSocket(
                 endpoint.path,
                 options: options,
                 allowedOrigins: endpoint.settings.allowedOrigins,
                 subprotocols: endpoint.settings.subprotocols,
+                admission: admission,
                 handler: handler
             )
         }
@@ -51,9 +65,10 @@ public enum Gateway {
     /// The routes for a configuration (see ``GatewayApplication``).
     public static func router(
         for configuration: GatewayConfiguration,
-        extensions: ExtensionRegistry = ExtensionRegistry.current
+        extensions: ExtensionRegistry = ExtensionRegistry.current,
+        logger: Logger = Logger(label: "wsgate")
     ) throws -> WebSocketRouter {
-        try GatewayApplication(configuration, extensions: extensions).router
+        try GatewayApplication(configuration, extensions: extensions, logger: logger).router
     }
 
     /// The listener settings for a configuration, with `listen` overriding `server.listen` when given.
@@ -76,7 +91,7 @@ public enum Gateway {
         logger: Logger = Logger(label: "wsgate")
     ) async throws -> WebSocketServer {
         try await WebSocketServer.start(
-            router: router(for: configuration),
+            router: router(for: configuration, logger: logger),
             configuration: serverConfiguration(for: configuration, listen: listen),
             logger: logger
         )

@@ -28,7 +28,7 @@ public enum ConfigLoader {
     static let endpointKinds: [String: [String]] = Dictionary(
         uniqueKeysWithValues: ConfigReference.endpointTypes.map { ($0.name, $0.keys.map(\.name)) }
     )
-    static let plannedKinds = ["process"]
+    static let plannedKinds: [String] = []
 
     /// Reads and validates a file. Relative paths in it resolve against its folder.
     public static func load(
@@ -124,7 +124,12 @@ public enum ConfigLoader {
             checkSettings(configuration.defaults, at: defaultsNode, "defaults", reader: &reader)
         }
         if let endpointsNode {
-            configuration.endpoints = readEndpoints(endpointsNode, defaults: configuration.defaults, reader: &reader)
+            configuration.endpoints = readEndpoints(
+                endpointsNode,
+                defaults: configuration.defaults,
+                baseDirectory: baseDirectory,
+                reader: &reader
+            )
         } else {
             reader.error(
                 root, "the file declares no 'endpoints'",
@@ -299,9 +304,12 @@ public enum ConfigLoader {
         }
     }
 
-    static func readEndpoints(_ node: Node, defaults: EndpointSettings, reader: inout NodeReader)
-        -> [EndpointConfiguration]
-    {
+    static func readEndpoints(
+        _ node: Node,
+        defaults: EndpointSettings,
+        baseDirectory: String,
+        reader: inout NodeReader
+    ) -> [EndpointConfiguration] {
         guard case .sequence(let sequence) = node else {
             reader.error(node, "endpoints must be a list", hint: "start each endpoint with '- path: /…'")
             return []
@@ -347,11 +355,16 @@ public enum ConfigLoader {
             var routePath: String?
             var echo = EchoSettings()
             var broadcast = BroadcastSettings()
+            var process = ProcessSettings()
             var template: PathTemplate?
             for (key, _, value) in entries {
                 if applySetting(key, value, path, into: &settings, reader: &reader) { continue }
                 if type == "broadcast" && key != "path" {
                     readBroadcastKey(key, value, "\(path).\(key)", into: &broadcast, reader: &reader)
+                    continue
+                }
+                if type == "process" && key != "path" {
+                    readProcessKey(key, value, "\(path).\(key)", into: &process, reader: &reader)
                     continue
                 }
                 switch key {
@@ -385,6 +398,9 @@ public enum ConfigLoader {
                 settings.options.maxQueuedBytes = broadcast.maxQueue
                 checkBroadcast(broadcast, template: template, entries: entries, path, reader: &reader)
             }
+            if type == "process" {
+                checkProcess(&process, at: item, path, baseDirectory: baseDirectory, reader: &reader)
+            }
             checkSettings(settings, at: item, path, inherited: defaults, reader: &reader)
             guard let routePath else {
                 if !entries.contains(where: { $0.key == "path" }) {
@@ -395,7 +411,8 @@ public enum ConfigLoader {
             endpoints.append(
                 EndpointConfiguration(
                     path: routePath, settings: settings,
-                    kind: type == "broadcast" ? .broadcast(broadcast) : .echo(echo),
+                    kind: type == "broadcast"
+                        ? .broadcast(broadcast) : type == "process" ? .process(process) : .echo(echo),
                     location: reader.location(item))
             )
         }

@@ -30,6 +30,7 @@ extension ConfigReference {
         table("`bye:` (echo)", "bye.", bye)
         table("`type: broadcast`", "", broadcast)
         table("`announce:` (broadcast)", "announce.", announce)
+        table("`type: process`", "", process)
         return out
     }
 
@@ -49,6 +50,7 @@ extension ConfigReference {
         case .stringOrObject: return "text or mapping"
         case .extensions: return "mapping of extension names"
         case .endpoints: return "list of endpoints"
+        case .stringMap: return "mapping of text"
         }
     }
 }

@@ -18,6 +18,8 @@ public enum ConfigReference {
         case extensions([Key])
         /// The `endpoints:` list.
         case endpoints
+        /// A mapping of names to text.
+        case stringMap
     }
 
     /// One key.
@@ -194,8 +196,34 @@ public enum ConfigReference {
         Key("announce", .object(announce), nil, "join and leave notices"),
     ]
 
+    static let processDefaults = ProcessSettings()
+
+    /// The keys of `type: process`.
+    public static let process: [Key] = [
+        Key(
+            "command", .stringList, nil, "the argv, run without a shell; a bare name is looked up in wsgate's PATH",
+            required: true),
+        Key(
+            "mode", .oneOf(["text", "binary"]), processDefaults.mode.rawValue,
+            "text: a line per message; binary: raw chunks"),
+        Key(
+            "working_directory", .string, "the config file's folder",
+            "where the process runs (relative to the config file)"),
+        Key("env", .stringMap, "{}", "variables added to the CGI-style ones"),
+        Key("pass_env", .stringList, "[]", "names of wsgate's own variables to pass through"),
+        Key(
+            "max_processes", .integer(1...100_000), "\(processDefaults.maxProcesses)",
+            "processes at once; beyond it HTTP 503"),
+        Key(
+            "close_grace", .duration, duration(processDefaults.closeGrace),
+            "after the client leaves: stdin closed, then SIGTERM, then SIGKILL, this far apart"),
+        Key("instance", .oneOf(["connection"]), "connection", "one process per connection (`shared` is planned)"),
+    ]
+
     /// The endpoint types and their own keys.
-    public static let endpointTypes: [(name: String, keys: [Key])] = [("echo", echo), ("broadcast", broadcast)]
+    public static let endpointTypes: [(name: String, keys: [Key])] = [
+        ("echo", echo), ("broadcast", broadcast), ("process", process),
+    ]
 
     /// Keys every endpoint has besides its settings.
     public static let endpointBase: [Key] = [

@@ -70,6 +70,8 @@ public enum ConfigSchema {
                 "properties": ["permessage-deflate": ["anyOf": [object(deflate), ["type": "null"]]]],
                 "additionalProperties": false,
             ]
+        case .stringMap:
+            return ["type": "object", "additionalProperties": ["type": ["string", "number", "boolean"]]]
         case .endpoints:
             let variants: [[String: Any]] = ConfigReference.endpointTypes.map { kind in
                 var endpoint = object(ConfigReference.endpointBase + ConfigReference.settings + kind.keys)

@@ -138,6 +138,39 @@ public enum EndpointKind: Sendable, Equatable {
     case echo(EchoSettings)
     /// `type: broadcast`.
     case broadcast(BroadcastSettings)
+    /// `type: process`.
+    case process(ProcessSettings)
+}
+
+/// `type: process` — each connection gets its own process; messages go to its stdin, its stdout
+/// comes back as messages (websocketd's contract).
+public struct ProcessSettings: Sendable, Equatable {
+    /// How messages map to the process's pipes.
+    public enum Mode: String, Sendable, Equatable {
+        /// A text message plus "\n" to stdin; each stdout line as a text message.
+        case text
+        /// Bytes both ways as they come.
+        case binary
+    }
+
+    /// `command`: the argv, never run through a shell. Required.
+    public var command: [String] = []
+    /// `mode`. Default text.
+    public var mode: Mode = .text
+    /// `working_directory`: where the process runs; relative to the configuration file's folder.
+    /// Default: that folder.
+    public var workingDirectory: String?
+    /// `env`: variables added to the CGI-style ones.
+    public var environment: [String: String] = [:]
+    /// `pass_env`: names of wsgate's own variables passed through. Default none.
+    public var passEnvironment: [String] = []
+    /// `max_processes`: processes at once for this endpoint; beyond it HTTP 503. Default 100.
+    public var maxProcesses: Int = 100
+    /// `close_grace`: after the client leaves, stdin is closed; after this SIGTERM, after as long again SIGKILL.
+    /// Default 5s.
+    public var closeGrace: Duration = .seconds(5)
+
+    public init() {}
 }
 
 /// `type: broadcast` — a chat room: every message goes to every member. With the defaults it holds

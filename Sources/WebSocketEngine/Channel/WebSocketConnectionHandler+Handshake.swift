@@ -39,6 +39,23 @@ extension WebSocketConnectionHandler {
         }
         registered = true
 
+        let remote = context.channel.remoteAddress
+        let request = WebSocketRequest(
+            path: head.path,
+            query: head.query,
+            headers: head.headers.map { (name: $0.name, value: $0.value) },
+            pathParameters: parameters,
+            remoteAddress: remote?.ipAddress,
+            remotePort: remote?.port,
+            subprotocol: subprotocol
+        )
+        if let admission = route.admission, case .refuse(let status, let message) = admission(request) {
+            registry.remove(ObjectIdentifier(self))
+            registered = false
+            refuse(.notAdmitted, .error(status, HTTPResponse.reasonPhrase(for: status), message), context: context)
+            return
+        }
+
         if !route.options.extensions.isEmpty {
             // A malformed offer is declined rather than refused: the client may proceed without extensions.
             let offers = ExtensionNegotiation.parseOffers(head.values("Sec-WebSocket-Extensions")) ?? []
@@ -79,16 +96,10 @@ extension WebSocketConnectionHandler {
             now: .now()
         )
         scheduleKeepAlive(context: context)
-        startSession(head: head, route: route, parameters: parameters, subprotocol: subprotocol, context: context)
+        startSession(request: request, route: route, context: context)
     }
 
-    func startSession(
-        head: HTTPRequestHead,
-        route: WebSocketRouter.Route,
-        parameters: [String: String],
-        subprotocol: String?,
-        context: ChannelHandlerContext
-    ) {
+    func startSession(request: WebSocketRequest, route: WebSocketRouter.Route, context: ChannelHandlerContext) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let delegate = InboundDelegate(connection: bound, eventLoop: context.eventLoop)
         let made = WebSocketSession.Incoming.Producer.makeSequence(
@@ -98,16 +109,6 @@ extension WebSocketConnectionHandler {
             delegate: delegate
         )
         source = made.source
-        let remote = context.channel.remoteAddress
-        let request = WebSocketRequest(
-            path: head.path,
-            query: head.query,
-            headers: head.headers.map { (name: $0.name, value: $0.value) },
-            pathParameters: parameters,
-            remoteAddress: remote?.ipAddress,
-            remotePort: remote?.port,
-            subprotocol: subprotocol
-        )
         let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
         let session = WebSocketSession(
             request: request,

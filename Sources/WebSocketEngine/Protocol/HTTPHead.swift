@@ -162,6 +162,21 @@ package struct HTTPResponse: Sendable, Equatable {
         return HTTPResponse(status: status, reason: reason, headers: all, body: body + "\n")
     }
 
+    /// The standard reason phrase of a status code.
+    package static func reasonPhrase(for status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        default: return "Error"
+        }
+    }
+
     /// Writes the response in HTTP/1.1 wire format.
     package func write(into buffer: inout ByteBuffer) {
         buffer.writeString("HTTP/1.1 \(status) \(reason)\r\n")

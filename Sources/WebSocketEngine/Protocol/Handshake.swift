@@ -14,6 +14,7 @@ package enum HandshakeRefusal: String, Sendable, Equatable, CaseIterable {
     case headTooLarge = "head_too_large"
     case malformedRequest = "malformed_request"
     case serverBusy = "server_busy"
+    case notAdmitted = "not_admitted"
 }
 
 /// What an endpoint allows in a handshake.

@@ -2,6 +2,19 @@
 /// 1000; when it throws, with 1011.
 public typealias WebSocketHandler = @Sendable (WebSocketSession) async throws -> Void
 
+/// A route's decision, made before the handshake is answered: accept, or refuse with an HTTP error.
+public enum Admission: Sendable, Equatable {
+    /// Answer 101 and start the session.
+    case accept
+    /// Answer with this HTTP status and a plain-text message, and close.
+    case refuse(status: Int, message: String)
+}
+
+/// Decides, synchronously and before the 101, whether a request may open a session (a slot limit,
+/// a resource that must exist). A route that admits a request is told again through its handler,
+/// which always runs after an accepted handshake.
+public typealias WebSocketAdmission = @Sendable (WebSocketRequest) -> Admission
+
 /// The routes of a server: `webSocket("/path") { session in … }`, as in Ktor's routing block.
 public struct WebSocketRouter: Sendable {
     /// One endpoint.
@@ -14,6 +27,7 @@ public struct WebSocketRouter: Sendable {
         public let allowedOrigins: [String]
         /// Subprotocols in preference order.
         public let subprotocols: [String]
+        let admission: WebSocketAdmission?
         let handler: WebSocketHandler
     }
 
@@ -34,12 +48,14 @@ public struct WebSocketRouter: Sendable {
         literalRoutes.values.sorted { $0.path.description < $1.path.description } + templateRoutes
     }
 
-    /// Adds a WebSocket endpoint at `path` (literal, or a template such as `/chat/{room}`).
+    /// Adds a WebSocket endpoint at `path` (literal, or a template such as `/chat/{room}`); `admission`,
+    /// when given, may refuse a request with an HTTP error before the handshake is answered.
     public mutating func webSocket(
         _ path: String,
         options: WebSocketOptions = WebSocketOptions(),
         allowedOrigins: [String] = ["*"],
         subprotocols: [String] = [],
+        admission: WebSocketAdmission? = nil,
         handler: @escaping WebSocketHandler
     ) throws(RouteError) {
         let template: PathTemplate
@@ -56,6 +72,7 @@ public struct WebSocketRouter: Sendable {
             options: options,
             allowedOrigins: allowedOrigins,
             subprotocols: subprotocols,
+            admission: admission,
             handler: handler
         )
         if template.isLiteral {

@@ -1,0 +1,235 @@
+import Foundation
+import GatewayConfig
+import Logging
+import NIOCore
+import Subprocess
+import Synchronization
+import WebSocketEngine
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// `type: process`: one process per connection, on websocketd's contract.
+///
+/// - Text mode: each text message plus "\n" goes to stdin; each stdout line (without "\n" or "\r\n")
+///   comes back as a text message. A line that is not valid UTF-8 comes back as a binary message, so no
+///   byte is lost; a line longer than `max_message_size` comes back in pieces of that size.
+/// - Binary mode: bytes both ways as they come; text messages are written as their bytes.
+/// - stderr lines go to the log with the endpoint and connection id.
+/// - The process exits: the rest of stdout is sent, then close 1000 (status 0) or 1011 (the reason
+///   names the status or signal).
+/// - The client leaves: stdin is closed; after `close_grace` SIGTERM, after another `close_grace`
+///   SIGKILL, both to the process group, so grandchildren go too.
+/// - Backpressure both ways: a process that does not read stdin stops wsgate reading the socket (the
+///   write to stdin waits); a client that does not read stops wsgate reading stdout (the send waits).
+final class ProcessEndpoint: Sendable {
+    let settings: ProcessSettings
+    let path: String
+    let maxMessageSize: Int
+    let logger: Logger
+    private let running = Atomic<Int>(0)
+    private let nextID = Atomic<Int>(0)
+
+    init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
+        self.settings = settings
+        self.path = path
+        self.maxMessageSize = maxMessageSize
+        self.logger = logger
+    }
+
+    /// Before the 101: a slot under `max_processes`, and a program that can start.
+    func admit(_ request: WebSocketRequest) -> Admission {
+        let folder = settings.workingDirectory ?? "."
+        guard let program = settings.command.first,
+            ConfigLoader.resolveExecutable(program, workingDirectory: folder) != nil
+        else {
+            let program = settings.command.first ?? ""
+            logger.error("cannot start process", metadata: ["endpoint": "\(path)", "command": "\(program)"])
+            return .refuse(status: 502, message: "The endpoint's command '\(program)' cannot be started.")
+        }
+        let count = running.add(1, ordering: .relaxed).newValue
+        if count > settings.maxProcesses {
+            running.subtract(1, ordering: .relaxed)
+            return .refuse(
+                status: 503,
+                message: "The endpoint runs its maximum of \(settings.maxProcesses) processes; retry later."
+            )
+        }
+        return .accept
+    }
+
+    func handle(_ session: WebSocketSession) async throws {
+        defer { running.subtract(1, ordering: .relaxed) }
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        var connectionLogger = self.logger
+        connectionLogger[metadataKey: "endpoint"] = "\(path)"
+        connectionLogger[metadataKey: "connection"] = "\(id)"
+        let logger = connectionLogger
+        let folder = settings.workingDirectory ?? "."
+        guard let program = settings.command.first,
+            let executable = ConfigLoader.resolveExecutable(program, workingDirectory: folder)
+        else {
+            await session.close(CloseReason(.internalError, "the command cannot be started"))
+            return
+        }
+        var platform = PlatformOptions()
+        platform.processGroupID = 0  // its own group, so signals reach grandchildren too
+        let settings = self.settings
+        let maxMessageSize = self.maxMessageSize
+        let status: TerminationStatus
+        do {
+            let result = try await run(
+                .path(FilePath(executable)),
+                arguments: Arguments(Array(settings.command.dropFirst())),
+                // Raw entries are handed to execve as C strings: each ends with a NUL.
+                environment: .custom(
+                    environment(for: session.request).map { Array("\($0.key)=\($0.value)".utf8) + [0] }),
+                workingDirectory: FilePath(folder),
+                platformOptions: platform,
+                input: .inputWriter,
+                output: .sequence,
+                error: .sequence
+            ) { execution in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Client → stdin; when the client is gone: EOF, then SIGTERM, then SIGKILL.
+                    group.addTask {
+                        let writer = execution.standardInputWriter
+                        for await frame in session.incoming {
+                            switch frame {
+                            case .text(let payload):
+                                var bytes = Array(payload.readableBytesView)
+                                if settings.mode == .text { bytes.append(0x0A) }
+                                _ = try await writer.write(bytes)
+                            case .binary(let payload):
+                                _ = try await writer.write(Array(payload.readableBytesView))
+                            default:
+                                break
+                            }
+                        }
+                        try? await writer.finish()
+                        try await Task.sleep(for: settings.closeGrace)
+                        try? execution.send(signal: .terminate, toProcessGroup: true)
+                        try await Task.sleep(for: settings.closeGrace)
+                        try? execution.send(signal: .kill, toProcessGroup: true)
+                    }
+                    // stdout → client.
+                    group.addTask {
+                        var lines = LineSplitter(maxLength: maxMessageSize)
+                        for try await chunk in execution.standardOutput {
+                            let bytes = chunk.withUnsafeBytes { Array($0) }
+                            if settings.mode == .binary {
+                                try? await session.send(.binary(ByteBuffer(bytes: bytes)))
+                                continue
+                            }
+                            for line in lines.append(bytes) { try? await session.send(Self.message(line)) }
+                        }
+                        if let last = lines.finish() { try? await session.send(Self.message(last)) }
+                    }
+                    // stderr → log.
+                    group.addTask {
+                        var lines = LineSplitter(maxLength: 64 * 1024)
+                        for try await chunk in execution.standardError {
+                            for line in lines.append(chunk.withUnsafeBytes { Array($0) }) {
+                                logger.notice("stderr: \(String(decoding: line, as: UTF8.self))")
+                            }
+                        }
+                        if let last = lines.finish() {
+                            logger.notice("stderr: \(String(decoding: last, as: UTF8.self))")
+                        }
+                    }
+                    // Output and errors end when the process closes them (normally: exits); then stop
+                    // waiting for the client.
+                    _ = try await group.next()
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+            }
+            status = result.terminationStatus
+        } catch {
+            logger.error("process failed", metadata: ["error": "\(error)"])
+            await session.close(CloseReason(.internalError, "the process could not be run"))
+            return
+        }
+        switch status {
+        case .exited(0):
+            await session.close(CloseReason(.normal))
+        case .exited(let code):
+            await session.close(CloseReason(.internalError, "process exited with status \(code)"))
+        case .signaled(let signal):
+            await session.close(CloseReason(.internalError, "process killed by signal \(signal)"))
+        }
+    }
+
+    /// A stdout line as a message: text when it is UTF-8, else binary.
+    static func message(_ line: [UInt8]) -> Frame {
+        UTF8Validator.isValid(line) ? .text(ByteBuffer(bytes: line)) : .binary(ByteBuffer(bytes: line))
+    }
+
+    /// Exactly the CGI-style variables, the endpoint's `env` and `pass_env`, and nothing else.
+    func environment(for request: WebSocketRequest) -> [String: String] {
+        var variables: [String: String] = [
+            "GATEWAY_INTERFACE": "websocketd-CGI/0.1",
+            "SERVER_SOFTWARE": "wsgate",
+            "REQUEST_METHOD": "GET",
+            "REMOTE_ADDR": request.remoteAddress ?? "",
+            "REMOTE_HOST": request.remoteAddress ?? "",
+            "REMOTE_PORT": request.remotePort.map(String.init) ?? "",
+            "REQUEST_URI": request.query.isEmpty ? request.path : "\(request.path)?\(request.query)",
+            "SCRIPT_NAME": path,
+            "PATH_INFO": request.path,
+            "QUERY_STRING": request.query,
+        ]
+        if let host = request.header("Host") {
+            let parts = host.split(separator: ":", maxSplits: 1)
+            variables["SERVER_NAME"] = parts.first.map(String.init) ?? host
+            variables["SERVER_PORT"] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        for (name, value) in request.headers {
+            let key =
+                "HTTP_" + name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined()
+            variables[key] = variables[key].map { "\($0), \(value)" } ?? value
+        }
+        let own = ProcessInfo.processInfo.environment
+        for name in settings.passEnvironment { if let value = own[name] { variables[name] = value } }
+        for (name, value) in settings.environment { variables[name] = value }
+        return variables
+    }
+}
+
+/// Splits a byte stream into lines ("\n", with a "\r" before it dropped); a line longer than
+/// `maxLength` is cut into pieces of that length.
+struct LineSplitter {
+    let maxLength: Int
+    private var pending: [UInt8] = []
+
+    init(maxLength: Int) {
+        self.maxLength = max(1, maxLength)
+    }
+
+    mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        for byte in bytes {
+            if byte == 0x0A {
+                if pending.last == 0x0D { pending.removeLast() }
+                lines.append(pending)
+                pending.removeAll(keepingCapacity: true)
+            } else {
+                pending.append(byte)
+                if pending.count >= maxLength {
+                    lines.append(pending)
+                    pending.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        return lines
+    }
+
+    /// The last line when the stream ended without "\n".
+    mutating func finish() -> [UInt8]? {
+        defer { pending.removeAll() }
+        return pending.isEmpty ? nil : pending
+    }
+}

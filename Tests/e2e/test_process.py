@@ -1,0 +1,243 @@
+"""type: process with real processes, on websocketd's contract."""
+import asyncio
+import os
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from conftest import Gateway
+from rawws import RawClient, frame
+
+
+def run(coroutine, timeout=60):
+    return asyncio.run(asyncio.wait_for(coroutine, timeout=timeout))
+
+
+@pytest.fixture
+def gateway(tmp_path, monkeypatch):
+    monkeypatch.setenv("WSGATE_E2E_PASSED", "passed-through")
+    monkeypatch.setenv("WSGATE_E2E_NOT_PASSED", "must-not-appear")
+    monkeypatch.setenv("WSGATE_E2E_MARK", str(tmp_path / "mark"))
+    started = Gateway("Tests/e2e/processes.yaml")
+    yield started
+    started.stop()
+
+
+def children(pid):
+    """Processes whose parent is `pid` (zombies included)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append((int(entry), fields[0]))
+    return found
+
+
+def alive(pid):
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def receive_all(ws):
+    messages = []
+    try:
+        while True:
+            messages.append(await ws.recv())
+    except ConnectionClosed as closed:
+        return messages, closed.rcvd
+
+
+def test_text_mode_ten_thousand_lines_in_order(gateway):
+    async def scenario():
+        async with connect(gateway.url("/cat"), max_size=None) as ws:
+            for i in range(10_000):
+                await ws.send(f"line {i}")
+            for i in range(10_000):
+                assert await ws.recv() == f"line {i}"
+            await ws.send("two\nlines")
+            assert [await ws.recv(), await ws.recv()] == ["two", "lines"]
+
+    run(scenario())
+
+
+def test_binary_mode_passes_bytes_both_ways(gateway):
+    async def scenario():
+        async with connect(gateway.url("/bin"), max_size=None) as ws:
+            payload = bytes(range(256)) * 64
+            await ws.send(payload)
+            received = b""
+            while len(received) < len(payload):
+                chunk = await ws.recv()
+                assert isinstance(chunk, bytes)
+                received += chunk
+            assert received == payload
+            await ws.send("text is written as bytes")
+            assert await ws.recv() == b"text is written as bytes"
+
+    run(scenario())
+
+
+def test_environment_is_exactly_cgi_variables_env_and_pass_env(gateway):
+    async def scenario():
+        async with connect(gateway.url("/env?room=7"), additional_headers={"X-Request-Id": "abc"}) as ws:
+            lines, closed = await receive_all(ws)
+        assert closed.code == 1000
+        variables = dict(line.split("=", 1) for line in lines)
+        assert variables["QUERY_STRING"] == "room=7"
+        assert variables["REQUEST_URI"] == "/env?room=7"
+        assert variables["PATH_INFO"] == "/env"
+        assert variables["REMOTE_ADDR"] == "127.0.0.1"
+        assert variables["SERVER_PORT"] == str(gateway.port)
+        assert variables["HTTP_X_REQUEST_ID"] == "abc"
+        assert variables["EXTRA"] == "one"
+        assert variables["WSGATE_E2E_PASSED"] == "passed-through"
+        assert "WSGATE_E2E_NOT_PASSED" not in variables
+        assert "HOME" not in variables and "PATH" not in variables
+        allowed = {
+            "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "REQUEST_METHOD", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_PORT",
+            "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT", "EXTRA",
+            "WSGATE_E2E_PASSED",
+        }
+        assert {k for k in variables if not k.startswith("HTTP_")} <= allowed
+
+    run(scenario())
+
+
+def test_exit_codes_close_1000_or_1011_after_the_rest_of_the_output(gateway):
+    async def scenario():
+        async with connect(gateway.url("/exit")) as ws:
+            lines, closed = await receive_all(ws)
+        assert lines == ["partial", "no newline"]
+        assert (closed.code, closed.reason) == (1011, "process exited with status 3")
+        async with connect(gateway.url("/ok")) as ws:
+            lines, closed = await receive_all(ws)
+        assert lines == ["done"] and closed.code == 1000
+        async with connect(gateway.url("/count")) as ws:
+            lines, closed = await receive_all(ws)
+        assert lines == ["1", "2", "3"] and closed.code == 1000
+
+    run(scenario())
+
+
+def test_client_close_gives_the_process_eof(gateway, tmp_path):
+    async def scenario():
+        async with connect(gateway.url("/eof")) as ws:
+            await ws.send("some input")
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "mark").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert (tmp_path / "mark").read_text() == "eof\n"
+
+    run(scenario())
+
+
+def test_stubborn_process_gets_sigterm_then_sigkill_with_its_children(gateway):
+    async def scenario():
+        async with connect(gateway.url("/stubborn")) as ws:
+            shell = int(await ws.recv())
+            grandchild = int(await ws.recv())
+            assert alive(shell) and alive(grandchild)
+        deadline = time.monotonic() + 10
+        while (alive(shell) or alive(grandchild)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not alive(shell) and not alive(grandchild)
+
+    run(scenario())
+
+
+def test_max_processes_and_missing_commands_get_http_errors(gateway):
+    async def scenario():
+        async with connect(gateway.url("/one")) as first:
+            await first.send("x")
+            assert await first.recv() == "x"
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(gateway.url("/one")):
+                    pass
+            assert refused.value.response.status_code == 503
+        for _ in range(100):  # the slot frees once the process is gone
+            try:
+                async with connect(gateway.url("/one")) as again:
+                    await again.send("y")
+                    assert await again.recv() == "y"
+                break
+            except InvalidStatus:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the slot never came back")
+        with pytest.raises(InvalidStatus) as missing:
+            async with connect(gateway.url("/missing")):
+                pass
+        assert missing.value.response.status_code == 502
+
+    run(scenario())
+
+
+def test_process_that_never_reads_stops_the_socket_and_a_flood_is_bounded(gateway):
+    async def scenario():
+        deaf = await RawClient.open(gateway.port, path="/deaf")
+        before = gateway.resident_mib()
+        written = 0
+        message = frame(0x2, b"z" * (1 << 20))
+        deadline = time.monotonic() + 5
+        while written < 256 and time.monotonic() < deadline:
+            deaf.send(message)
+            try:
+                await asyncio.wait_for(deaf.writer.drain(), timeout=0.5)
+            except asyncio.TimeoutError:
+                break
+            written += 1
+        assert written < 256, "wsgate kept reading for a process that never reads"
+        deaf.writer.transport.abort()
+
+        flood = await RawClient.open(gateway.port, path="/flood")
+        await asyncio.sleep(2)  # `yes` writes as fast as it can; this client reads nothing
+        grown = gateway.resident_mib() - before
+        assert grown < 64, f"wsgate grew {grown:.0f} MiB"
+        flood.writer.transport.abort()
+
+    run(scenario())
+
+
+def test_thousand_sessions_leave_no_processes_zombies_or_descriptors(gateway):
+    async def scenario():
+        # The first process starts the spawning library's own I/O machinery (an epoll instance and
+        # its wake-up descriptors), once: measure after it.
+        async with connect(gateway.url("/cat")) as ws:
+            await ws.send("warm-up")
+            assert await ws.recv() == "warm-up"
+        await asyncio.sleep(0.5)
+        baseline = gateway.open_descriptors()
+        for i in range(1000):
+            async with connect(gateway.url("/cat")) as ws:
+                await ws.send(str(i))
+                assert await ws.recv() == str(i)
+        deadline = time.monotonic() + 10
+        while (children(gateway.process.pid) or gateway.open_descriptors() > baseline) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert children(gateway.process.pid) == []
+        assert gateway.open_descriptors() == baseline
+
+    run(scenario(), timeout=180)
+
+
+def test_process_example(gateway_factory):
+    example = gateway_factory("examples/process.yaml")
+
+    async def scenario():
+        async with connect(example.url("/count")) as ws:
+            lines, closed = await receive_all(ws)
+        assert lines == [str(i) for i in range(1, 11)] and closed.code == 1000
+        async with connect(example.url("/greet")) as ws:
+            await ws.send("Ada")
+            assert await ws.recv() == "hello, Ada (from 127.0.0.1)"
+
+    run(scenario())
