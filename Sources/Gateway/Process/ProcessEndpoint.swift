@@ -211,18 +211,25 @@ struct LineSplitter {
 
     mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
         var lines: [[UInt8]] = []
-        for byte in bytes {
-            if byte == 0x0A {
-                if pending.last == 0x0D { pending.removeLast() }
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let newline = rest.firstIndex(of: 0x0A)
+            let end = newline ?? rest.endIndex
+            // Take at most what fits in the current line.
+            let room = maxLength - pending.count
+            if end - rest.startIndex > room {
+                pending.append(contentsOf: rest.prefix(room))
                 lines.append(pending)
                 pending.removeAll(keepingCapacity: true)
-            } else {
-                pending.append(byte)
-                if pending.count >= maxLength {
-                    lines.append(pending)
-                    pending.removeAll(keepingCapacity: true)
-                }
+                rest = rest.dropFirst(room)
+                continue
             }
+            pending.append(contentsOf: rest[..<end])
+            guard let newline else { break }
+            if pending.last == 0x0D { pending.removeLast() }
+            lines.append(pending)
+            pending.removeAll(keepingCapacity: true)
+            rest = rest[(newline + 1)...]
         }
         return lines
     }

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Process relay: wsgate against websocketd on the same work, driven by the same Go client.
+
+Two measures, servers alternating, each run on a fresh server:
+- sessions per second: connect, one round trip through a new `cat`, close (8 at a time);
+- messages per second through one long-lived `cat` (64 in flight).
+Also the server's CPU time (utime + stime of the server and its children, from /proc).
+
+    Benchmarks/process_relay.py [--runs 3] [--sessions 500] [--messages 20000]
+
+Needs Debian's websocketd, golang-go and golang-github-gorilla-websocket-dev (installed when
+missing) and a release build of wsgate (built when missing).
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from benchlib import free_port, wait_for_port
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUILD = ROOT / ".build" / "bench"
+GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(BUILD / "gocache"))
+
+
+def ensure_tools():
+    wanted = [("go", "golang-go"), ("websocketd", "websocketd")]
+    missing = [package for binary, package in wanted if not shutil.which(binary)]
+    if not pathlib.Path("/usr/share/gocode/src/github.com/gorilla/websocket").exists():
+        missing.append("golang-github-gorilla-websocket-dev")
+    if missing:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing],
+            check=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
+    BUILD.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["go", "build", "-o", str(BUILD / "relayclient"), "./relayclient"],
+        cwd=ROOT / "Benchmarks" / "process",
+        env=GO_ENV,
+        check=True,
+    )
+    wsgate = ROOT / ".build" / "release" / "wsgate"
+    if not wsgate.exists():
+        subprocess.run(["swift", "build", "-c", "release", "--product", "wsgate"], cwd=ROOT, check=True)
+    return wsgate
+
+
+def tree_cpu_seconds(pid):
+    """utime + stime of a process plus its reaped children (cutime + cstime)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(command, port, client_args):
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        before = tree_cpu_seconds(server.pid)
+        result = subprocess.run(
+            [str(BUILD / "relayclient"), f"-url=ws://127.0.0.1:{port}/", *client_args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        cpu = tree_cpu_seconds(server.pid) - before
+        if result.returncode != 0:
+            raise SystemExit(f"{command[0]}: client failed: {result.stderr.strip()}")
+        figures = json.loads(result.stdout)
+        figures["server_cpu_s"] = cpu
+        return figures
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument("--messages", type=int, default=20000)
+    args = parser.parse_args()
+    wsgate = ensure_tools()
+    config = pathlib.Path(tempfile.mkdtemp()) / "relay.yaml"
+    config.write_text(
+        "version: 1\n"
+        "defaults: { ping_period: 0, extensions: null }\n"
+        "endpoints:\n"
+        "  - { path: /, type: process, command: [cat], max_processes: 1000 }\n"
+    )
+    cat = shutil.which("cat")
+    servers = {
+        "wsgate": lambda port: [str(wsgate), "serve", str(config), "--listen", f"127.0.0.1:{port}", "--log-level", "error"],
+        "websocketd": lambda port: ["websocketd", "--address=127.0.0.1", f"--port={port}", "--loglevel=error", cat],
+    }
+    work = {
+        "sessions/s": ["-mode=sessions", f"-count={args.sessions}", "-concurrency=8"],
+        "messages/s": ["-mode=messages", f"-count={args.messages}", "-window=64"],
+    }
+    results = {(name, measure_name): [] for name in servers for measure_name in work}
+    for run in range(args.runs):
+        for measure_name, client_args in work.items():
+            for name, command in servers.items():
+                port = free_port()
+                figures = measure(command(port), port, client_args)
+                results[(name, measure_name)].append(figures)
+                print(
+                    f"run {run + 1} {measure_name:10} {name:10} {figures['per_second']:>10,.0f}/s "
+                    f"server cpu {figures['server_cpu_s']:.2f} s",
+                    file=sys.stderr,
+                )
+    print(f"\nprocess relay through `cat`: {args.runs} runs each, medians (min–max), {os.cpu_count()} cores")
+    for measure_name in work:
+        line = []
+        medians = {}
+        for name in servers:
+            values = [f["per_second"] for f in results[(name, measure_name)]]
+            per_cpu = [f["count"] / f["server_cpu_s"] for f in results[(name, measure_name)] if f["server_cpu_s"] > 0]
+            medians[name] = (statistics.median(values), statistics.median(per_cpu) if per_cpu else float("nan"))
+            line.append(
+                f"{name} {medians[name][0]:,.0f} ({min(values):,.0f}–{max(values):,.0f}), "
+                f"{medians[name][1]:,.0f} per server CPU-second"
+            )
+        ratio = medians["wsgate"][0] / medians["websocketd"][0]
+        ratio_cpu = medians["wsgate"][1] / medians["websocketd"][1]
+        print(f"{measure_name:10} " + "; ".join(line) + f"; ratio {ratio:.2f}x ({ratio_cpu:.2f}x per CPU-second)")
+
+
+if __name__ == "__main__":
+    main()
