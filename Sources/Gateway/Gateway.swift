@@ -1,5 +1,6 @@
 import GatewayConfig
 import Logging
+import Synchronization
 import WebSocketEngine
 
 /// The endpoints of one configuration, built on the shared engine: their routes and their state
@@ -8,6 +9,7 @@ public final class GatewayApplication: Sendable {
     /// The routes, one per endpoint.
     public let router: WebSocketRouter
     private let hubs: [String: RoomHub]
+    private let sharedProcesses: [SharedProcess]
 
     /// Builds the endpoints; the extensions each names come from `extensions` (by default the
     /// registry the command line runs with).
@@ -18,6 +20,7 @@ public final class GatewayApplication: Sendable {
     ) throws {
         var router = WebSocketRouter()
         var hubs: [String: RoomHub] = [:]
+        var sharedProcesses: [SharedProcess] = []
         for endpoint in configuration.endpoints {
             var options = endpoint.settings.options
             options.extensions = try extensions.factories(for: endpoint.settings.extensions)
@@ -31,6 +34,17 @@ public final class GatewayApplication: Sendable {
                 let broadcast = BroadcastEndpoint(settings: settings)
                 hubs[endpoint.path] = broadcast.hub
                 handler = { session in try await broadcast.handle(session) }
+            case .process(let settings) where settings.shared:
+                let shared = SharedProcess(
+                    settings: settings,
+                    path: endpoint.path,
+                    maxMessageSize: options.maxMessageSize,
+                    logger: logger
+                )
+                sharedProcesses.append(shared)
+                hubs[endpoint.path] = shared.hub
+                let connections = ConnectionCounter()
+                handler = { session in try await shared.handle(session, connection: connections.next()) }
             case .process(let settings):
                 let process = ProcessEndpoint(
                     settings: settings,
@@ -52,12 +66,29 @@ public final class GatewayApplication: Sendable {
         }
         self.router = router
         self.hubs = hubs
+        self.sharedProcesses = sharedProcesses
     }
 
-    /// Rooms and fan-out counters of the broadcast endpoint declared at `path`.
+    /// Starts what runs with the gateway rather than with a connection: `instance: shared` processes.
+    public func start() {
+        for process in sharedProcesses { process.start() }
+    }
+
+    /// Stops the shared processes (SIGTERM, then SIGKILL after their `close_grace`).
+    public func shutdown() async {
+        for process in sharedProcesses { await process.stop() }
+    }
+
+    /// Rooms and fan-out counters of the broadcast (or shared-process) endpoint declared at `path`.
     public func roomStatistics(path: String) -> RoomStatistics? {
         hubs[path]?.statistics()
     }
+}
+
+/// Numbers connections from 0.
+final class ConnectionCounter: Sendable {
+    private let counter = Atomic<Int>(0)
+    func next() -> Int { counter.add(1, ordering: .relaxed).oldValue }
 }
 
 /// Builds and runs the endpoints a ``GatewayConfiguration`` declares.

@@ -50,13 +50,13 @@ extension ConfigLoader {
             if let v = reader.duration(value, name) { settings.closeGrace = v }
         case "instance":
             guard let text = reader.string(value, name) else { return }
-            if text == "shared" {
-                reader.error(
-                    value, "\(name): shared is not supported by this version of wsgate yet",
-                    hint: "remove it: each connection gets its own process")
-            } else if text != "connection" {
-                reader.error(value, "\(name) must be connection, not '\(text)'")
+            switch text {
+            case "shared": settings.shared = true
+            case "connection": settings.shared = false
+            default: reader.error(value, "\(name) must be connection or shared, not '\(text)'")
             }
+        case "input":
+            if let v = reader.string(value, name) { settings.input = v }
         default:
             break
         }

@@ -217,7 +217,13 @@ public enum ConfigReference {
         Key(
             "close_grace", .duration, duration(processDefaults.closeGrace),
             "after the client leaves: stdin closed, then SIGTERM, then SIGKILL, this far apart"),
-        Key("instance", .oneOf(["connection"]), "connection", "one process per connection (`shared` is planned)"),
+        Key(
+            "instance",
+            .oneOf(["connection", "shared"]),
+            "connection",
+            "a process per connection, or one shared process whose output every client receives"
+        ),
+        Key("input", .template, "{message}", "shared: a client message on stdin; `{message}`, `{connection}`"),
     ]
 
     /// The endpoint types and their own keys.

@@ -169,6 +169,12 @@ public struct ProcessSettings: Sendable, Equatable {
     /// `close_grace`: after the client leaves, stdin is closed; after this SIGTERM, after as long again SIGKILL.
     /// Default 5s.
     public var closeGrace: Duration = .seconds(5)
+    /// `instance: shared`: one long-lived process for the endpoint whose output every client receives.
+    /// Default false (a process per connection).
+    public var shared: Bool = false
+    /// `input` (shared only): what a client message becomes on stdin; `{message}`, `{connection}` (the
+    /// connection's number, from 0). Default `{message}`.
+    public var input: String = "{message}"
 
     public init() {}
 }

@@ -58,8 +58,14 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "wsgate")
 
         let server: WebSocketServer
+        let application: GatewayApplication
         do {
-            server = try await Gateway.start(configuration, listen: listenAddress, logger: logger)
+            application = try GatewayApplication(configuration, logger: logger)
+            server = try await WebSocketServer.start(
+                router: application.router,
+                configuration: Gateway.serverConfiguration(for: configuration, listen: listenAddress),
+                logger: logger
+            )
         } catch let error as GatewayError {
             logger.critical("\(error)")
             throw ExitCode(1)
@@ -77,6 +83,7 @@ struct Serve: AsyncParsableCommand {
                 "endpoints": "\(paths)",
             ]
         )
+        application.start()
         let (signals, received) = AsyncStream<Int32>.makeStream()
         let watcher = SignalWatcher(signals: [SIGTERM, SIGINT]) { received.yield($0) }
         for await signal in signals {
@@ -84,6 +91,7 @@ struct Serve: AsyncParsableCommand {
             break
         }
         await server.shutdown(grace: .seconds(10))
+        await application.shutdown()
         watcher.cancel()
         logger.info("wsgate stopped")
     }

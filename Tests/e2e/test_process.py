@@ -241,3 +241,56 @@ def test_process_example(gateway_factory):
             assert await ws.recv() == "hello, Ada (from 127.0.0.1)"
 
     run(scenario())
+
+
+def test_shared_instance_output_goes_to_every_client(gateway_factory):
+    gateway = gateway_factory("Tests/e2e/shared.yaml")
+
+    async def scenario():
+        async with connect(gateway.url("/shared")) as first, connect(gateway.url("/shared")) as second:
+            # Wait until the second client is in the room: the first pings until the second hears it.
+            for attempt in range(100):
+                await first.send(f"sync {attempt}")
+                try:
+                    await asyncio.wait_for(second.recv(), timeout=0.2)
+                    break
+                except asyncio.TimeoutError:
+                    continue
+
+            async def line_ending(ws, suffix):
+                while True:
+                    line = await asyncio.wait_for(ws.recv(), timeout=10)
+                    if line.endswith(suffix):
+                        return line
+
+            # Each connection has its own number in the input template; both clients get every line.
+            await first.send("hello")
+            from_first = await line_ending(first, " hello")
+            assert from_first in ("got #0 hello", "got #1 hello")
+            assert await line_ending(second, " hello") == from_first
+            await second.send("hi")
+            from_second = await line_ending(first, " hi")
+            assert from_second in ("got #0 hi", "got #1 hi") and from_second[5] != from_first[5]
+            assert await line_ending(second, " hi") == from_second
+        # One process for everyone, started with the gateway: still there after the clients left.
+        assert len(children(gateway.process.pid)) >= 1
+
+    run(scenario())
+    shared = [pid for pid, _ in children(gateway.process.pid)]
+    assert gateway.stop() is not None and gateway.process.returncode == 0
+    assert not any(alive(pid) for pid in shared), "shared processes outlived wsgate"
+
+
+def test_shared_instance_is_restarted_when_it_exits(gateway_factory):
+    gateway = gateway_factory("Tests/e2e/shared.yaml")
+
+    async def scenario():
+        async with connect(gateway.url("/flaky")) as ws:
+            seen = 0
+            deadline = time.monotonic() + 10
+            while seen < 2 and time.monotonic() < deadline:
+                if await asyncio.wait_for(ws.recv(), timeout=10) == "up":
+                    seen += 1
+            assert seen >= 2, "the shared process was not started again"
+
+    run(scenario())

@@ -123,9 +123,9 @@ final class RoomHub: Sendable {
     }
 
     /// Sends a member's message to its room.
-    func broadcast(_ message: PreparedMessage, room name: String, from sender: WebSocketSession) {
+    func broadcast(_ message: PreparedMessage, room name: String, from sender: WebSocketSession?) {
         messagesIn.add(1, ordering: .relaxed)
-        let except = settings.includeSender ? nil : ObjectIdentifier(sender)
+        let except = settings.includeSender ? nil : sender.map(ObjectIdentifier.init)
         state.withLockedValue { state in
             guard var room = state.rooms[name] else { return }
             fanOut(message, in: room, except: except, state: &state)

@@ -1,0 +1,224 @@
+import Foundation
+import GatewayConfig
+import Logging
+import NIOConcurrencyHelpers
+import Subprocess
+import WebSocketEngine
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// `instance: shared`: one long-lived process for an endpoint. Client messages go to its stdin in
+/// turn (through ``Handoff``, so a process that does not read holds its writers back and no queue
+/// grows); each stdout line is broadcast to every connected client through a room, so slow clients
+/// are handled as in `type: broadcast`. When the process exits it is started again after a backoff
+/// (0.1 s doubling to 10 s, back to 0.1 s after it ran 10 s).
+final class SharedProcess: Sendable {
+    let settings: ProcessSettings
+    let path: String
+    let hub: RoomHub
+    let input = Handoff<[UInt8]>()
+    private let logger: Logger
+    private let maxMessageSize: Int
+    private let supervisor = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
+        self.settings = settings
+        self.path = path
+        self.maxMessageSize = maxMessageSize
+        var broadcast = BroadcastSettings()
+        broadcast.welcome = nil
+        broadcast.format = "{message}"
+        self.hub = RoomHub(settings: broadcast)
+        var logger = logger
+        logger[metadataKey: "endpoint"] = "\(path)"
+        self.logger = logger
+    }
+
+    /// Starts the process (once).
+    func start() {
+        supervisor.withLockedValue { task in
+            guard task == nil else { return }
+            task = Task { await self.supervise() }
+        }
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL after `close_grace`.
+    func stop() async {
+        let task = supervisor.withLockedValue { $0 }
+        task?.cancel()
+        await task?.value
+    }
+
+    private func supervise() async {
+        var backoff: Duration = .milliseconds(100)
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let status = await runOnce()
+            if Task.isCancelled { return }
+            logger.warning(
+                "shared process ended; starting it again", metadata: ["status": "\(status)", "after": "\(backoff)"])
+            if ContinuousClock.now - started >= .seconds(10) { backoff = .milliseconds(100) }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(10))
+        }
+    }
+
+    /// Runs the process until it exits (or the supervisor is cancelled); returns how it ended.
+    private func runOnce() async -> String {
+        let folder = settings.workingDirectory ?? "."
+        guard let program = settings.command.first,
+            let executable = ConfigLoader.resolveExecutable(program, workingDirectory: folder)
+        else {
+            logger.error("cannot start shared process", metadata: ["command": "\(settings.command.first ?? "")"])
+            return "not started"
+        }
+        var platform = PlatformOptions()
+        platform.processGroupID = 0
+        platform.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: settings.closeGrace)]
+        var environment: [String: String] = ["SERVER_SOFTWARE": "wsgate", "SCRIPT_NAME": path]
+        let own = ProcessInfo.processInfo.environment
+        for name in settings.passEnvironment { if let value = own[name] { environment[name] = value } }
+        for (name, value) in settings.environment { environment[name] = value }
+        let hub = self.hub
+        let input = self.input
+        let path = self.path
+        let logger = self.logger
+        let binary = settings.mode == .binary
+        let maxMessageSize = self.maxMessageSize
+        do {
+            let result = try await run(
+                .path(FilePath(executable)),
+                arguments: Arguments(Array(settings.command.dropFirst())),
+                environment: .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }),
+                workingDirectory: FilePath(folder),
+                platformOptions: platform,
+                input: .inputWriter,
+                output: .sequence,
+                error: .sequence
+            ) { execution in
+                logger.info("shared process started", metadata: ["pid": "\(execution.processIdentifier)"])
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        let writer = execution.standardInputWriter
+                        while let bytes = await input.next() {
+                            _ = try await writer.write(bytes)
+                        }
+                    }
+                    group.addTask {
+                        var lines = LineSplitter(maxLength: maxMessageSize)
+                        for try await chunk in execution.standardOutput {
+                            let bytes = chunk.withUnsafeBytes { Array($0) }
+                            if binary {
+                                if let message = PreparedMessage(.binary(bytes)) {
+                                    hub.broadcast(message, room: path, from: nil)
+                                }
+                                continue
+                            }
+                            for line in lines.append(bytes) {
+                                if let message = PreparedMessage(ProcessEndpoint.message(line)) {
+                                    hub.broadcast(message, room: path, from: nil)
+                                }
+                            }
+                        }
+                        if let last = lines.finish(), let message = PreparedMessage(ProcessEndpoint.message(last)) {
+                            hub.broadcast(message, room: path, from: nil)
+                        }
+                    }
+                    group.addTask {
+                        var lines = LineSplitter(maxLength: 64 * 1024)
+                        for try await chunk in execution.standardError {
+                            for line in lines.append(chunk.withUnsafeBytes { Array($0) }) {
+                                logger.notice("stderr: \(String(decoding: line, as: UTF8.self))")
+                            }
+                        }
+                    }
+                    _ = try await group.next()
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+            }
+            return "\(result.terminationStatus)"
+        } catch {
+            return "failed: \(error)"
+        }
+    }
+
+    /// A client of the shared process: joins its room and feeds its messages to stdin.
+    func handle(_ session: WebSocketSession, connection: Int) async throws {
+        start()
+        let template = Template(settings.input)
+        hub.join(session, room: path, welcome: nil, joinNotice: nil)
+        defer { hub.leave(session, room: path, leaveNotice: nil) }
+        for await frame in session.incoming {
+            var bytes: [UInt8]
+            if let text = frame.readText() {
+                let rendered = template.render { field in
+                    switch field {
+                    case "message": return text
+                    case "connection": return String(connection)
+                    default: return nil
+                    }
+                }
+                bytes = Array(rendered.utf8)
+                if settings.mode == .text { bytes.append(0x0A) }
+            } else {
+                bytes = frame.readBytes()
+            }
+            await input.send(bytes)
+        }
+    }
+}
+
+/// A rendezvous between many producers and one consumer: `send` returns once the consumer took the
+/// value, so at most one value per producer waits and nothing queues without bound.
+actor Handoff<Value: Sendable> {
+    private var producers: [(value: Value, resume: CheckedContinuation<Void, Never>)] = []
+    private var consumer: (id: Int, resume: CheckedContinuation<Value?, Never>)?
+    private var nextID = 0
+    /// Waits cancelled before their continuation was stored.
+    private var cancelledEarly: Set<Int> = []
+
+    func send(_ value: Value) async {
+        if let consumer {
+            self.consumer = nil
+            consumer.resume.resume(returning: value)
+            return
+        }
+        await withCheckedContinuation { producers.append((value, $0)) }
+    }
+
+    /// The next value; nil when the calling task is cancelled.
+    func next() async -> Value? {
+        if !producers.isEmpty {
+            let (value, resume) = producers.removeFirst()
+            resume.resume()
+            return value
+        }
+        nextID += 1
+        let id = nextID
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if cancelledEarly.remove(id) != nil {
+                    continuation.resume(returning: nil)
+                } else {
+                    consumer = (id, continuation)
+                }
+            }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
+    }
+
+    private func cancel(_ id: Int) {
+        if let consumer, consumer.id == id {
+            self.consumer = nil
+            consumer.resume.resume(returning: nil)
+        } else {
+            cancelledEarly.insert(id)
+        }
+    }
+}
