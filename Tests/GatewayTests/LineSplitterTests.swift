@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func invalidUTF8Lines_becomeBinaryMessages() {
-        #expect(ProcessEndpoint.message([0x68, 0x69]) == .text("hi"))
-        #expect(ProcessEndpoint.message([0xFF, 0x00]) == .binary([0xFF, 0x00]))
+        #expect(ProcessIO.message([0x68, 0x69]) == .text("hi"))
+        #expect(ProcessIO.message([0xFF, 0x00]) == .binary([0xFF, 0x00]))
     }
 }

@@ -42,10 +42,7 @@ final class ProcessEndpoint: Sendable {
 
     /// Before the 101: a slot under `max_processes`, and a program that can start.
     func admit(_ request: WebSocketRequest) -> Admission {
-        let folder = settings.workingDirectory ?? "."
-        guard let program = settings.command.first,
-            ConfigLoader.resolveExecutable(program, workingDirectory: folder) != nil
-        else {
+        guard ProcessIO.executable(for: settings) != nil else {
             let program = settings.command.first ?? ""
             logger.error("cannot start process", metadata: ["endpoint": "\(path)", "command": "\(program)"])
             return .refuse(status: 502, message: "The endpoint's command '\(program)' cannot be started.")
@@ -68,27 +65,20 @@ final class ProcessEndpoint: Sendable {
         connectionLogger[metadataKey: "endpoint"] = "\(path)"
         connectionLogger[metadataKey: "connection"] = "\(id)"
         let logger = connectionLogger
-        let folder = settings.workingDirectory ?? "."
-        guard let program = settings.command.first,
-            let executable = ConfigLoader.resolveExecutable(program, workingDirectory: folder)
-        else {
+        guard let (executable, folder) = ProcessIO.executable(for: settings) else {
             await session.close(CloseReason(.internalError, "the command cannot be started"))
             return
         }
-        var platform = PlatformOptions()
-        platform.processGroupID = 0  // its own group, so signals reach grandchildren too
         let settings = self.settings
         let maxMessageSize = self.maxMessageSize
         let status: TerminationStatus
         do {
             let result = try await run(
-                .path(FilePath(executable)),
+                .path(executable),
                 arguments: Arguments(Array(settings.command.dropFirst())),
-                // Raw entries are handed to execve as C strings: each ends with a NUL.
-                environment: .custom(
-                    environment(for: session.request).map { Array("\($0.key)=\($0.value)".utf8) + [0] }),
-                workingDirectory: FilePath(folder),
-                platformOptions: platform,
+                environment: ProcessIO.environment(environment(for: session.request)),
+                workingDirectory: folder,
+                platformOptions: ProcessIO.platformOptions(grace: settings.closeGrace),
                 input: .inputWriter,
                 output: .sequence,
                 error: .sequence
@@ -98,16 +88,11 @@ final class ProcessEndpoint: Sendable {
                     group.addTask {
                         let writer = execution.standardInputWriter
                         for await frame in session.incoming {
-                            switch frame {
-                            case .text(let payload):
-                                var bytes = Array(payload.readableBytesView)
-                                if settings.mode == .text { bytes.append(0x0A) }
-                                _ = try await writer.write(bytes)
-                            case .binary(let payload):
-                                _ = try await writer.write(Array(payload.readableBytesView))
-                            default:
-                                break
-                            }
+                            var bytes = frame.readBytes()
+                            if settings.mode == .text, case .text = frame { bytes.append(0x0A) }
+                            // A failed write means the process closed its stdin: stop feeding it; how it
+                            // exits decides the close.
+                            do { _ = try await writer.write(bytes) } catch { break }
                         }
                         try? await writer.finish()
                         try await Task.sleep(for: settings.closeGrace)
@@ -117,29 +102,14 @@ final class ProcessEndpoint: Sendable {
                     }
                     // stdout → client.
                     group.addTask {
-                        var lines = LineSplitter(maxLength: maxMessageSize)
-                        for try await chunk in execution.standardOutput {
-                            let bytes = chunk.withUnsafeBytes { Array($0) }
-                            if settings.mode == .binary {
-                                try? await session.send(.binary(ByteBuffer(bytes: bytes)))
-                                continue
-                            }
-                            for line in lines.append(bytes) { try? await session.send(Self.message(line)) }
-                        }
-                        if let last = lines.finish() { try? await session.send(Self.message(last)) }
+                        try await ProcessIO.forwardOutput(
+                            execution.standardOutput,
+                            mode: settings.mode,
+                            maxMessageSize: maxMessageSize
+                        ) { frame in try? await session.send(frame) }
                     }
                     // stderr → log.
-                    group.addTask {
-                        var lines = LineSplitter(maxLength: 64 * 1024)
-                        for try await chunk in execution.standardError {
-                            for line in lines.append(chunk.withUnsafeBytes { Array($0) }) {
-                                logger.notice("stderr: \(String(decoding: line, as: UTF8.self))")
-                            }
-                        }
-                        if let last = lines.finish() {
-                            logger.notice("stderr: \(String(decoding: last, as: UTF8.self))")
-                        }
-                    }
+                    group.addTask { try await ProcessIO.logLines(execution.standardError, logger: logger) }
                     // Output and errors end when the process closes them (normally: exits); then stop
                     // waiting for the client.
                     _ = try await group.next()
@@ -161,11 +131,6 @@ final class ProcessEndpoint: Sendable {
         case .signaled(let signal):
             await session.close(CloseReason(.internalError, "process killed by signal \(signal)"))
         }
-    }
-
-    /// A stdout line as a message: text when it is UTF-8, else binary.
-    static func message(_ line: [UInt8]) -> Frame {
-        UTF8Validator.isValid(line) ? .text(ByteBuffer(bytes: line)) : .binary(ByteBuffer(bytes: line))
     }
 
     /// Exactly the CGI-style variables, the endpoint's `env` and `pass_env`, and nothing else.
@@ -192,10 +157,7 @@ final class ProcessEndpoint: Sendable {
                 "HTTP_" + name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined()
             variables[key] = variables[key].map { "\($0), \(value)" } ?? value
         }
-        let own = ProcessInfo.processInfo.environment
-        for name in settings.passEnvironment { if let value = own[name] { variables[name] = value } }
-        for (name, value) in settings.environment { variables[name] = value }
-        return variables
+        return ProcessIO.variables(variables, settings)
     }
 }
 

@@ -69,33 +69,24 @@ final class SharedProcess: Sendable {
 
     /// Runs the process until it exits (or the supervisor is cancelled); returns how it ended.
     private func runOnce() async -> String {
-        let folder = settings.workingDirectory ?? "."
-        guard let program = settings.command.first,
-            let executable = ConfigLoader.resolveExecutable(program, workingDirectory: folder)
-        else {
+        guard let (executable, folder) = ProcessIO.executable(for: settings) else {
             logger.error("cannot start shared process", metadata: ["command": "\(settings.command.first ?? "")"])
             return "not started"
         }
-        var platform = PlatformOptions()
-        platform.processGroupID = 0
-        platform.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: settings.closeGrace)]
-        var environment: [String: String] = ["SERVER_SOFTWARE": "wsgate", "SCRIPT_NAME": path]
-        let own = ProcessInfo.processInfo.environment
-        for name in settings.passEnvironment { if let value = own[name] { environment[name] = value } }
-        for (name, value) in settings.environment { environment[name] = value }
+        let variables = ProcessIO.variables(["SERVER_SOFTWARE": "wsgate", "SCRIPT_NAME": path], settings)
         let hub = self.hub
         let input = self.input
         let path = self.path
         let logger = self.logger
-        let binary = settings.mode == .binary
+        let mode = settings.mode
         let maxMessageSize = self.maxMessageSize
         do {
             let result = try await run(
-                .path(FilePath(executable)),
+                .path(executable),
                 arguments: Arguments(Array(settings.command.dropFirst())),
-                environment: .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }),
-                workingDirectory: FilePath(folder),
-                platformOptions: platform,
+                environment: ProcessIO.environment(variables),
+                workingDirectory: folder,
+                platformOptions: ProcessIO.platformOptions(grace: settings.closeGrace),
                 input: .inputWriter,
                 output: .sequence,
                 error: .sequence
@@ -105,37 +96,19 @@ final class SharedProcess: Sendable {
                     group.addTask {
                         let writer = execution.standardInputWriter
                         while let bytes = await input.next() {
-                            _ = try await writer.write(bytes)
+                            do { _ = try await writer.write(bytes) } catch { break }
                         }
                     }
                     group.addTask {
-                        var lines = LineSplitter(maxLength: maxMessageSize)
-                        for try await chunk in execution.standardOutput {
-                            let bytes = chunk.withUnsafeBytes { Array($0) }
-                            if binary {
-                                if let message = PreparedMessage(.binary(bytes)) {
-                                    hub.broadcast(message, room: path, from: nil)
-                                }
-                                continue
-                            }
-                            for line in lines.append(bytes) {
-                                if let message = PreparedMessage(ProcessEndpoint.message(line)) {
-                                    hub.broadcast(message, room: path, from: nil)
-                                }
-                            }
-                        }
-                        if let last = lines.finish(), let message = PreparedMessage(ProcessEndpoint.message(last)) {
-                            hub.broadcast(message, room: path, from: nil)
+                        try await ProcessIO.forwardOutput(
+                            execution.standardOutput,
+                            mode: mode,
+                            maxMessageSize: maxMessageSize
+                        ) { frame in
+                            if let message = PreparedMessage(frame) { hub.broadcast(message, room: path, from: nil) }
                         }
                     }
-                    group.addTask {
-                        var lines = LineSplitter(maxLength: 64 * 1024)
-                        for try await chunk in execution.standardError {
-                            for line in lines.append(chunk.withUnsafeBytes { Array($0) }) {
-                                logger.notice("stderr: \(String(decoding: line, as: UTF8.self))")
-                            }
-                        }
-                    }
+                    group.addTask { try await ProcessIO.logLines(execution.standardError, logger: logger) }
                     _ = try await group.next()
                     _ = try await group.next()
                     group.cancelAll()
