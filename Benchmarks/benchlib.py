@@ -26,3 +26,50 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc."""
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUILD = ROOT / ".build" / "bench"
+_GORILLA = pathlib.Path("/usr/share/gocode/src/github.com/gorilla/websocket")
+
+
+def ensure_go_tools(extra_packages=()):
+    """Installs Debian's Go toolchain and gorilla/websocket (plus `extra_packages`, binary -> package)
+    when missing."""
+    import shutil
+    import subprocess
+
+    wanted = {"go": "golang-go", **dict(extra_packages)}
+    missing = [package for binary, package in wanted.items() if not shutil.which(binary)]
+    if not _GORILLA.exists():
+        missing.append("golang-github-gorilla-websocket-dev")
+    if missing:
+        print(f"installing {' '.join(missing)}", file=__import__("sys").stderr)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing],
+            check=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
+
+
+def build_go(folder: str, names) -> None:
+    """Builds the Go programs `names` under Benchmarks/`folder` into .build/bench/."""
+    import subprocess
+
+    BUILD.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(BUILD / "gocache"))
+    for name in names:
+        subprocess.run(
+            ["go", "build", "-o", str(BUILD / name), f"./{name}"], cwd=ROOT / "Benchmarks" / folder, env=env, check=True
+        )
+
+
+def release_wsgate() -> pathlib.Path:
+    """The release build of wsgate, built when missing."""
+    import subprocess
+
+    wsgate = ROOT / ".build" / "release" / "wsgate"
+    if not wsgate.exists():
+        subprocess.run(["swift", "build", "-c", "release", "--product", "wsgate"], cwd=ROOT, check=True)
+    return wsgate

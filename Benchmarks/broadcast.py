@@ -17,40 +17,17 @@ import json
 import os
 import pathlib
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_seconds, free_port, wait_for_port
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-BUILD = ROOT / ".build" / "bench"
-GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(BUILD / "gocache"))
-
+from benchlib import BUILD, build_go, cpu_seconds, ensure_go_tools, free_port, release_wsgate, wait_for_port
 
 def ensure_tools():
-    if not shutil.which("go") or not pathlib.Path("/usr/share/gocode/src/github.com/gorilla/websocket").exists():
-        print("installing golang-go and golang-github-gorilla-websocket-dev", file=sys.stderr)
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "golang-go", "golang-github-gorilla-websocket-dev"],
-            check=True,
-            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
-        )
-    BUILD.mkdir(parents=True, exist_ok=True)
-    for name in ["hub", "loadclient"]:
-        subprocess.run(
-            ["go", "build", "-o", str(BUILD / name), f"./{name}"],
-            cwd=ROOT / "Benchmarks" / "broadcast",
-            env=GO_ENV,
-            check=True,
-        )
-    wsgate = ROOT / ".build" / "release" / "wsgate"
-    if not wsgate.exists():
-        subprocess.run(["swift", "build", "-c", "release", "--product", "wsgate"], cwd=ROOT, check=True)
-    return wsgate
+    ensure_go_tools()
+    build_go("broadcast", ["hub", "loadclient"])
+    return release_wsgate()
 
 
 def raise_limits():

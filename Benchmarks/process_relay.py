@@ -21,36 +21,12 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import free_port, wait_for_port
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-BUILD = ROOT / ".build" / "bench"
-GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(BUILD / "gocache"))
-
+from benchlib import BUILD, build_go, ensure_go_tools, free_port, release_wsgate, wait_for_port
 
 def ensure_tools():
-    wanted = [("go", "golang-go"), ("websocketd", "websocketd")]
-    missing = [package for binary, package in wanted if not shutil.which(binary)]
-    if not pathlib.Path("/usr/share/gocode/src/github.com/gorilla/websocket").exists():
-        missing.append("golang-github-gorilla-websocket-dev")
-    if missing:
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", *missing],
-            check=True,
-            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
-        )
-    BUILD.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["go", "build", "-o", str(BUILD / "relayclient"), "./relayclient"],
-        cwd=ROOT / "Benchmarks" / "process",
-        env=GO_ENV,
-        check=True,
-    )
-    wsgate = ROOT / ".build" / "release" / "wsgate"
-    if not wsgate.exists():
-        subprocess.run(["swift", "build", "-c", "release", "--product", "wsgate"], cwd=ROOT, check=True)
-    return wsgate
+    ensure_go_tools({"websocketd": "websocketd"})
+    build_go("process", ["relayclient"])
+    return release_wsgate()
 
 
 def tree_cpu_seconds(pid):

@@ -63,6 +63,23 @@ class RawClient:
     async def closed_by_server(self) -> bool:
         return await asyncio.wait_for(self.reader.read(), timeout=5) == b""
 
+    async def mebibytes_written_until_stalled(self, limit: int = 256, seconds: float = 5) -> int:
+        """Sends 1 MiB binary messages until the socket stops taking them (a write waits 0.5 s),
+        `limit` were sent, or `seconds` passed; returns how many went out."""
+        import time
+
+        message = frame(0x2, b"z" * (1 << 20))
+        written = 0
+        deadline = time.monotonic() + seconds
+        while written < limit and time.monotonic() < deadline:
+            self.writer.write(message)
+            try:
+                await asyncio.wait_for(self.writer.drain(), timeout=0.5)
+            except asyncio.TimeoutError:
+                break
+            written += 1
+        return written
+
     def send(self, data: bytes):
         self.writer.write(data)
 

@@ -6,12 +6,6 @@ import Subprocess
 import Synchronization
 import WebSocketEngine
 
-#if canImport(System)
-    import System
-#else
-    import SystemPackage
-#endif
-
 /// `type: process`: one process per connection, on websocketd's contract.
 ///
 /// - Text mode: each text message plus "\n" goes to stdin; each stdout line (without "\n" or "\r\n")

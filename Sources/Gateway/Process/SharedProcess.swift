@@ -5,12 +5,6 @@ import NIOConcurrencyHelpers
 import Subprocess
 import WebSocketEngine
 
-#if canImport(System)
-    import System
-#else
-    import SystemPackage
-#endif
-
 /// `instance: shared`: one long-lived process for an endpoint. Client messages go to its stdin in
 /// turn (through ``Handoff``, so a process that does not read holds its writers back and no queue
 /// grows); each stdout line is broadcast to every connected client through a room, so slow clients

@@ -45,7 +45,6 @@ package struct ConnectionStateMachine: Sendable {
     private var parser: FrameParser
     private var assembler: MessageAssembler
     private var control: (opcode: Opcode, payload: ByteBuffer)?
-    private var inDataFrame = false
     package private(set) var state: State = .open
     /// The first close reason sent or received; what the session reports when it ends.
     package private(set) var closeReason: CloseReason?
@@ -114,7 +113,6 @@ package struct ConnectionStateMachine: Sendable {
                 control = (header.opcode, ByteBuffer())
                 return nil
             }
-            inDataFrame = true
             try assembler.frameStarted(header)
             return nil
         case .payload(var chunk):
@@ -130,7 +128,6 @@ package struct ConnectionStateMachine: Sendable {
                 control = nil
                 return try handleControl(opcode, payload)
             }
-            inDataFrame = false
             guard let message = try assembler.frameEnded(), state == .open else { return nil }
             return .deliver(message)
         }

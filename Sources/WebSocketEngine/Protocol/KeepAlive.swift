@@ -4,7 +4,7 @@ import NIOCore
 /// answers within `timeout`, and (optionally) when no message arrives within `idleTimeout`.
 ///
 /// Time comes in as an argument, so the rules are tested without a clock or sleeps.
-package struct KeepAlive: Sendable, Equatable {
+package struct KeepAlive: Sendable {
     package enum Action: Sendable, Equatable {
         case none
         /// Send a ping with this payload.
@@ -31,10 +31,6 @@ package struct KeepAlive: Sendable, Equatable {
         self.idleTimeout = idleTimeout
         self.lastActivity = now
         self.nextPing = pingPeriod > .zero ? now + pingPeriod : nil
-    }
-
-    package static func == (lhs: KeepAlive, rhs: KeepAlive) -> Bool {
-        lhs.nextDeadline == rhs.nextDeadline && lhs.sequence == rhs.sequence
     }
 
     /// When `tick` has something to do next; nil when nothing is scheduled.

@@ -34,9 +34,6 @@ package struct MessageAssembler: Sendable {
         self.maxMessageSize = maxMessageSize
     }
 
-    /// Whether a fragmented message is in progress.
-    package var isAssembling: Bool { partial != nil }
-
     /// A data frame's header arrived.
     package mutating func frameStarted(_ header: FrameHeader) throws(ProtocolViolation) {
         switch header.opcode {
