@@ -8,80 +8,69 @@ import WebSocketEngine
 public final class GatewayApplication: Sendable {
     /// The routes, one per endpoint.
     public let router: WebSocketRouter
-    private let hubs: [String: RoomHub]
-    private let sharedProcesses: [SharedProcess]
+    /// The endpoints by path.
+    let endpoints: [String: EndpointRuntime]
 
     /// Builds the endpoints; the extensions each names come from `extensions` (by default the
     /// registry the command line runs with).
-    public init(
+    public convenience init(
         _ configuration: GatewayConfiguration,
         extensions: ExtensionRegistry = ExtensionRegistry.current,
         logger: Logger = Logger(label: "wsgate")
     ) throws {
+        try self.init(configuration, extensions: extensions, logger: logger, reusing: nil)
+    }
+
+    /// Builds the endpoints, keeping those of `previous` whose configuration did not change (a reload):
+    /// their rooms, shared processes and open sessions carry on.
+    init(
+        _ configuration: GatewayConfiguration,
+        extensions: ExtensionRegistry,
+        logger: Logger,
+        reusing previous: GatewayApplication?
+    ) throws {
         var router = WebSocketRouter()
-        var hubs: [String: RoomHub] = [:]
-        var sharedProcesses: [SharedProcess] = []
+        var endpoints: [String: EndpointRuntime] = [:]
         for endpoint in configuration.endpoints {
-            var options = endpoint.settings.options
-            options.extensions = try extensions.factories(for: endpoint.settings.extensions)
-            let handler: WebSocketHandler
-            var admission: WebSocketAdmission?
-            switch endpoint.kind {
-            case .echo(let settings):
-                let echo = EchoEndpoint(settings: settings)
-                handler = { session in try await echo.handle(session) }
-            case .broadcast(let settings):
-                let broadcast = BroadcastEndpoint(settings: settings)
-                hubs[endpoint.path] = broadcast.hub
-                handler = { session in try await broadcast.handle(session) }
-            case .process(let settings) where settings.shared:
-                let shared = SharedProcess(
-                    settings: settings,
-                    path: endpoint.path,
-                    maxMessageSize: options.maxMessageSize,
-                    logger: logger
-                )
-                sharedProcesses.append(shared)
-                hubs[endpoint.path] = shared.hub
-                let connections = ConnectionCounter()
-                handler = { session in try await shared.handle(session, connection: connections.next()) }
-            case .process(let settings):
-                let process = ProcessEndpoint(
-                    settings: settings,
-                    path: endpoint.path,
-                    maxMessageSize: options.maxMessageSize,
-                    logger: logger
-                )
-                admission = { request in process.admit(request) }
-                handler = { session in try await process.handle(session) }
+            let runtime: EndpointRuntime
+            if let kept = previous?.endpoints[endpoint.path], kept.serves(endpoint) {
+                runtime = kept
+            } else {
+                runtime = try EndpointRuntime(endpoint, extensions: extensions, logger: logger)
             }
+            endpoints[endpoint.path] = runtime
             try router.webSocket(
                 endpoint.path,
-                options: options,
+                options: runtime.options,
                 allowedOrigins: endpoint.settings.allowedOrigins,
                 subprotocols: endpoint.settings.subprotocols,
-                admission: admission,
-                handler: handler
+                admission: runtime.admission,
+                handler: runtime.handler
             )
         }
         self.router = router
-        self.hubs = hubs
-        self.sharedProcesses = sharedProcesses
+        self.endpoints = endpoints
     }
 
     /// Starts what runs with the gateway rather than with a connection: `instance: shared` processes.
     public func start() {
-        for process in sharedProcesses { process.start() }
+        for endpoint in endpoints.values { endpoint.start() }
     }
 
-    /// Stops the shared processes (SIGTERM, then SIGKILL after their `close_grace`).
+    /// Stops the shared processes (SIGTERM, then SIGKILL after their `close_grace`) and kills the
+    /// process groups of per-connection processes that are still running.
     public func shutdown() async {
-        for process in sharedProcesses { await process.stop() }
+        for endpoint in endpoints.values { await endpoint.stop() }
+    }
+
+    /// Sessions whose handlers are still running (processes included), over all endpoints.
+    public var activeSessions: Int {
+        endpoints.values.reduce(0) { $0 + $1.activeSessions }
     }
 
     /// Rooms and fan-out counters of the broadcast (or shared-process) endpoint declared at `path`.
     public func roomStatistics(path: String) -> RoomStatistics? {
-        hubs[path]?.statistics()
+        endpoints[path]?.hub?.statistics()
     }
 }
 

@@ -15,13 +15,7 @@ public enum ConfigLoader {
 
     static let topLevelKeys = ConfigReference.topLevel.map(\.name)
     static let serverKeys = ConfigReference.server.map(\.name)
-    static let plannedServerKeys = [
-        "shutdown_grace": "graceful drain arrives with the production issue; remove the key for now",
-        "health_path": "health checks arrive with the production issue; remove the key for now",
-        "metrics_path": "metrics arrive with the production issue; remove the key for now",
-        "console_path": "the dev console arrives with the production issue; remove the key for now",
-        "tls": "TLS arrives with the production issue; terminate TLS in front of wsgate for now",
-    ]
+    static let plannedServerKeys: [String: String] = [:]
     static let settingKeys = ConfigReference.settings.map(\.name)
     static let plannedSettingKeys: [String: String] = [:]
     static let deflateKeys = ConfigReference.deflate.map(\.name)
@@ -93,6 +87,7 @@ public enum ConfigLoader {
         var endpointsNode: Node?
         var defaultsNode: Node?
         var sawVersion = false
+        var serverNode: Node?
         for (key, _, value) in entries {
             switch key {
             case "version":
@@ -107,7 +102,8 @@ public enum ConfigLoader {
                     )
                 }
             case "server":
-                readServer(value, into: &configuration.server, reader: &reader)
+                readServer(value, into: &configuration.server, baseDirectory: baseDirectory, reader: &reader)
+                serverNode = value
             case "defaults":
                 defaultsNode = value
             case "endpoints":
@@ -135,6 +131,7 @@ public enum ConfigLoader {
                 root, "the file declares no 'endpoints'",
                 hint: "add an 'endpoints:' list, e.g. '- { path: /echo, type: echo }'")
         }
+        checkServer(configuration, at: serverNode ?? root, reader: &reader)
         // Report in file order, whatever order the checks ran in.
         let diagnostics = reader.diagnostics.enumerated().sorted { a, b in
             (a.element.location.line, a.element.location.column, a.offset)
@@ -169,7 +166,9 @@ public enum ConfigLoader {
         return ConfigDiagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")
     }
 
-    static func readServer(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
+    static func readServer(
+        _ node: Node, into server: inout ServerSettings, baseDirectory: String, reader: inout NodeReader
+    ) {
         guard let entries = reader.mapping(node, "server", known: serverKeys, planned: plannedServerKeys) else {
             return
         }
@@ -190,23 +189,20 @@ public enum ConfigLoader {
                 }
             case "handshake_timeout":
                 if let value = reader.duration(value, "server.handshake_timeout") { server.handshakeTimeout = value }
+            case "shutdown_grace":
+                if let value = reader.duration(value, "server.shutdown_grace") { server.shutdownGrace = value }
+            case "shutdown_spread":
+                if let value = reader.duration(value, "server.shutdown_spread") { server.shutdownSpread = value }
+            case "health_path":
+                if let path = readHTTPPath(value, "server.health_path", reader: &reader) { server.healthPath = path }
+            case "metrics_path":
+                if let path = readHTTPPath(value, "server.metrics_path", reader: &reader) { server.metricsPath = path }
+            case "console_path":
+                if let path = readHTTPPath(value, "server.console_path", reader: &reader) { server.consolePath = path }
+            case "tls":
+                readTLS(value, into: &server, baseDirectory: baseDirectory, reader: &reader)
             case "log":
-                guard
-                    let entries = reader.mapping(
-                        value, "server.log", known: ConfigReference.log.map(\.name),
-                        planned: ["format": "JSON logs arrive with the production issue; remove 'format' for now"])
-                else { continue }
-                for (_, _, levelNode) in entries {
-                    guard let level = reader.string(levelNode, "server.log.level") else { continue }
-                    let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-                    if levels.contains(level) {
-                        server.logLevel = level
-                    } else {
-                        reader.error(
-                            levelNode, "server.log.level '\(level)' is not a level",
-                            hint: "use one of \(levels.joined(separator: ", "))")
-                    }
-                }
+                readLog(value, into: &server, reader: &reader)
             default:
                 break
             }

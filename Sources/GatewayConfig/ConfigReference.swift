@@ -65,7 +65,16 @@ public enum ConfigReference {
             .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
             serverDefaults.logLevel,
             "log level; `--log-level` overrides it"
-        )
+        ),
+        Key(
+            "format", .oneOf(LogFormat.allCases.map(\.rawValue)), serverDefaults.logFormat.rawValue,
+            "`text`, or `json`: one object per line for log collectors"),
+    ]
+
+    /// `server.tls`.
+    public static let tls: [Key] = [
+        Key("certificate", .string, nil, "PEM certificate chain, the server's first", required: true),
+        Key("private_key", .string, nil, "PEM private key", required: true),
     ]
 
     /// `server:`.
@@ -85,6 +94,22 @@ public enum ConfigReference {
             duration(serverDefaults.handshakeTimeout),
             "a client that has not completed its handshake by then is dropped"
         ),
+        Key(
+            "shutdown_grace", .duration, duration(serverDefaults.shutdownGrace),
+            "SIGTERM/SIGINT: sessions get 1001 and this long to close, then wsgate exits 0"),
+        Key(
+            "shutdown_spread", .duration, duration(serverDefaults.shutdownSpread),
+            "spread the 1001 closes over this window (below shutdown_grace) so clients reconnect gradually"),
+        Key(
+            "health_path", .nullable(.string), serverDefaults.healthPath,
+            "HTTP GET: 200 and a JSON status while serving, 503 while draining; null disables"),
+        Key(
+            "metrics_path", .nullable(.string), serverDefaults.metricsPath,
+            "HTTP GET: Prometheus text format; null disables"),
+        Key(
+            "console_path", .nullable(.string), nil,
+            "HTTP GET: the dev console page (connect, send, watch); null disables"),
+        Key("tls", .nullable(.object(tls)), nil, "serve wss:// with this certificate and key; null: ws://"),
         Key("log", .object(log), nil, "logging"),
     ]
 

@@ -35,10 +35,46 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxConnections: Int = 10_000
     /// `handshake_timeout`: drop a client that has not completed its handshake by then. Default 10s.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// `shutdown_grace`: on SIGTERM/SIGINT, how long sessions get to close before wsgate exits. Default 10s.
+    public var shutdownGrace: Duration = .seconds(10)
+    /// `shutdown_spread`: spread the 1001 closes over this window so clients do not all reconnect in the
+    /// same second. Default 0 (all at once).
+    public var shutdownSpread: Duration = .zero
+    /// `health_path`: 200 with a JSON body while serving, 503 while draining; nil disables. Default /healthz.
+    public var healthPath: String? = "/healthz"
+    /// `metrics_path`: Prometheus text format; nil disables. Default /metrics.
+    public var metricsPath: String? = "/metrics"
+    /// `console_path`: the dev console page; nil (the default) disables it.
+    public var consolePath: String?
+    /// `tls`: serve wss:// with this certificate; nil (the default) serves ws://.
+    public var tls: TLSSettings?
     /// `log.level`: trace, debug, info, notice, warning, error, critical. Default info.
     public var logLevel: String = "info"
+    /// `log.format`: text (one readable line) or json (one object per line). Default text.
+    public var logFormat: LogFormat = .text
 
     public init() {}
+}
+
+/// `server.log.format`.
+public enum LogFormat: String, Sendable, Equatable, CaseIterable {
+    /// `2026-11-27T10:00:00Z info wsgate: connection opened endpoint=/echo …`
+    case text
+    /// One JSON object per line, for log collectors.
+    case json
+}
+
+/// `server.tls`: the certificate chain and key, as PEM files (paths resolved against the config file).
+public struct TLSSettings: Sendable, Equatable {
+    /// `certificate`: the PEM certificate chain, the server's certificate first.
+    public var certificatePath: String
+    /// `private_key`: the PEM private key.
+    public var privateKeyPath: String
+
+    public init(certificatePath: String, privateKeyPath: String) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+    }
 }
 
 /// A `host:port` pair to listen on.

@@ -1,9 +1,13 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Gateway
 import GatewayConfig
 import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
 import WebSocketEngine
 
 /// `wsgate serve [CONFIG] [--listen HOST:PORT]`.
@@ -13,8 +17,10 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Without CONFIG, wsgate reads ./wsgate.yaml, or else serves its embedded default
             configuration (an echo endpoint at /echo). An invalid file is refused with every problem
-            listed as file:line:column before anything listens. SIGTERM or SIGINT closes every
-            session with 1001 (Going Away) and exits.
+            listed as file:line:column before anything listens. SIGTERM or SIGINT drains: every
+            session gets 1001 (Going Away) within server.shutdown_grace, then wsgate exits 0.
+            SIGHUP reloads the file; an invalid file is refused and the old configuration keeps
+            serving.
             """
     )
 
@@ -50,22 +56,27 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        let format = configuration.server.logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            case .text:
+                var handler = StreamLogHandler.standardOutput(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "wsgate")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let server: WebSocketServer
-        let application: GatewayApplication
+        let gateway: GatewayServer
         do {
-            application = try GatewayApplication(configuration, logger: logger)
-            server = try await WebSocketServer.start(
-                router: application.router,
-                configuration: Gateway.serverConfiguration(for: configuration, listen: listenAddress),
-                logger: logger
-            )
+            gateway = try await GatewayServer.start(
+                configuration, listen: listenAddress, logger: logger, metrics: registry)
         } catch let error as GatewayError {
             logger.critical("\(error)")
             throw ExitCode(1)
@@ -78,40 +89,76 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "wsgate listening",
             metadata: [
-                "address": "\(server.localAddress.map { "\($0)" } ?? "?")",
+                "address": "\(gateway.server.localAddress.map { "\($0)" } ?? "?")",
+                "tls": "\(configuration.server.tls != nil)",
                 "config": "\(source)",
                 "endpoints": "\(paths)",
             ]
         )
-        application.start()
-        let (signals, received) = AsyncStream<Int32>.makeStream()
-        let watcher = SignalWatcher(signals: [SIGTERM, SIGINT]) { received.yield($0) }
-        for await signal in signals {
-            logger.info("signal \(signal): closing every session with 1001")
-            break
-        }
-        await server.shutdown(grace: .seconds(10))
-        await application.shutdown()
-        watcher.cancel()
+        let service = GatewayService(gateway: gateway, configPath: config ?? source, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
         logger.info("wsgate stopped")
     }
 }
 
-/// Turns POSIX signals into a callback on a dispatch queue.
-final class SignalWatcher {
-    private let sources: [any DispatchSourceSignal]
+/// Runs a started gateway under swift-service-lifecycle: SIGHUP reloads the configuration file;
+/// SIGTERM or SIGINT drains (see ``GatewayServer/drain()``) and returns.
+struct GatewayService: Service {
+    let gateway: GatewayServer
+    /// The file to read again on SIGHUP; nil when serving the embedded default.
+    let configPath: String?
+    let logger: Logger
 
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handler(number) }
-            source.resume()
-            return source
+    init(gateway: GatewayServer, configPath: String, logger: Logger) {
+        self.gateway = gateway
+        self.configPath = FileManager.default.fileExists(atPath: configPath) ? configPath : nil
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups { await reload() }
+            }
+            try? await gracefulShutdown()
+            logger.info("signal received: draining (every session gets 1001)")
+            await gateway.drain()
+            group.cancelAll()
         }
     }
 
-    func cancel() {
-        for source in sources { source.cancel() }
+    /// Reads the file again and applies it; an invalid file is refused and the old one keeps serving.
+    func reload() async {
+        guard let configPath else {
+            logger.warning("SIGHUP: serving the embedded default configuration, there is no file to reload")
+            return
+        }
+        let loaded: LoadedConfiguration
+        do {
+            loaded = try ConfigLoader.load(path: configPath, customExtensions: ExtensionRegistry.current.customNames)
+        } catch {
+            for diagnostic in error.diagnostics { logger.error("\(diagnostic.description)") }
+            logger.error("SIGHUP: \(configPath) is invalid; still serving the previous configuration")
+            gateway.reloadRefused()
+            return
+        }
+        for warning in loaded.warnings { logger.warning("\(warning.description)") }
+        do {
+            let summary = try await gateway.reload(loaded.configuration)
+            logger.info("SIGHUP: reloaded \(configPath): \(summary)")
+            if !summary.needsRestart.isEmpty {
+                logger.warning(
+                    "SIGHUP: server.\(summary.needsRestart.joined(separator: ", server.")) changed; restart wsgate to apply"
+                )
+            }
+        } catch {
+            logger.error("SIGHUP: cannot apply \(configPath): \(error); still serving the previous configuration")
+            gateway.reloadRefused()
+        }
     }
 }

@@ -87,6 +87,11 @@ public final class WebSocketTestClient: Sendable {
                 }
             }
             .connect(host: host, port: port)
+            .flatMapErrorThrowing { error in
+                // Nobody will complete the handshake promise: fail it rather than leak it.
+                handshake.fail(error)
+                throw error
+            }
             .get()
         try await channel.writeAndFlush(ByteBuffer(string: request))
         let response = try await handshake.futureResult.get()
@@ -126,6 +131,11 @@ public final class WebSocketTestClient: Sendable {
                 }
             }
             .connect(host: host, port: port)
+            .flatMapErrorThrowing { error in
+                // Nobody will complete the handshake promise: fail it rather than leak it.
+                handshake.fail(error)
+                throw error
+            }
             .get()
         try await channel.writeAndFlush(ByteBuffer(string: request))
         let response = try await handshake.futureResult.get()

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayConfig
 import Testing
 import WebSocketEngine
@@ -149,12 +150,73 @@ func problems(_ yaml: String) -> [String] {
         )
     }
 
-    @Test func plannedFeatures_sayTheyAreNotAvailableYet() {
-        let found = problems(
-            "version: 1\nserver:\n  tls: { certificate: a, private_key: b }\nendpoints:\n  - { path: /c, type: echo }\n"
+    @Test func productionKeys_areRead() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wsgate-tls-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["tls.crt", "tls.key"] {
+            try Data("pem".utf8).write(to: folder.appendingPathComponent(name))
+        }
+        let loaded = try ConfigLoader.parse(
+            yaml: """
+                version: 1
+                server:
+                  shutdown_grace: 30s
+                  shutdown_spread: 20s
+                  health_path: /live
+                  metrics_path: null
+                  console_path: /console
+                  tls: { certificate: tls.crt, private_key: tls.key }
+                  log: { level: debug, format: json }
+                endpoints:
+                  - { path: /c, type: echo }
+                """,
+            file: "test.yaml",
+            baseDirectory: folder.path
         )
-        #expect(found.count == 1)
-        #expect(found[0].hasPrefix("3:3 server.tls is not supported by this version of wsgate yet"))
+        let server = loaded.configuration.server
+        #expect(server.shutdownGrace == .seconds(30))
+        #expect(server.shutdownSpread == .seconds(20))
+        #expect(server.healthPath == "/live")
+        #expect(server.metricsPath == nil)
+        #expect(server.consolePath == "/console")
+        #expect(server.tls?.certificatePath == folder.appendingPathComponent("tls.crt").path)
+        #expect(server.tls?.privateKeyPath == folder.appendingPathComponent("tls.key").path)
+        #expect(server.logLevel == "debug")
+        #expect(server.logFormat == .json)
+        let defaults = try parse("version: 1\nendpoints:\n  - { path: /c, type: echo }\n").configuration.server
+        #expect(defaults.healthPath == "/healthz" && defaults.metricsPath == "/metrics" && defaults.consolePath == nil)
+        #expect(defaults.tls == nil && defaults.logFormat == .text && defaults.shutdownSpread == .zero)
+    }
+
+    @Test func productionKeys_areChecked() {
+        let found = problems(
+            """
+            version: 1
+            server:
+              shutdown_grace: 5s
+              shutdown_spread: 5s
+              health_path: /c
+              metrics_path: healthz
+              console_path: /c
+              tls: { certificate: missing.crt }
+              log: { format: xml }
+            endpoints:
+              - { path: /c, type: echo }
+            """
+        )
+        #expect(
+            found == [
+                "4:20 server.shutdown_spread (5.0 seconds) is not shorter than server.shutdown_grace (5.0 seconds) | the closes must be spread within the grace period: shorten shutdown_spread or lengthen shutdown_grace",
+                "5:16 server.health_path /c is also an endpoint's path | move the endpoint, or set server.health_path to another path (or null)",
+                "6:17 server.metrics_path must be a literal path starting with '/', not 'healthz' | e.g. /healthz, or null to disable it",
+                "7:17 server.console_path and server.health_path are both /c | give each its own path",
+                "7:17 server.console_path /c is also an endpoint's path | move the endpoint, or set server.console_path to another path (or null)",
+                "8:8 server.tls has no 'private_key' | server.tls needs both certificate and private_key",
+                "8:23 server.tls.certificate: cannot read '/etc/wsgate/missing.crt' | give the path of a PEM file (relative paths start from the config file's folder)",
+                "9:18 server.log.format 'xml' is not a format | use text or json",
+            ]
+        )
     }
 
     @Test func masking_isAWarningNotAnError() throws {

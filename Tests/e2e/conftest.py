@@ -3,6 +3,7 @@ import os
 import pathlib
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -24,19 +25,23 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, config: str, binary: str | None = None):
+    def __init__(self, config: str, binary: str | None = None, args: list[str] | None = None,
+                 env: dict[str, str] | None = None):
         self.port = free_port()
+        # Output goes to a file, not a pipe: a pipe nobody reads would block the gateway's logging.
+        self.output = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
-            [binary or wsgate_binary(), "serve", config, "--listen", f"127.0.0.1:{self.port}"],
+            [binary or wsgate_binary(), "serve", config, "--listen", f"127.0.0.1:{self.port}", *(args or [])],
             cwd=ROOT,
-            stdout=subprocess.PIPE,
+            stdout=self.output,
             stderr=subprocess.STDOUT,
             text=True,
+            env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                pytest.fail(f"wsgate exited early: {self.process.stdout.read()}")
+                pytest.fail(f"wsgate exited early: {self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
@@ -47,6 +52,15 @@ class Gateway:
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
+
+    def http_url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log(self) -> str:
+        """Everything the gateway printed so far (stdout and stderr)."""
+        # A new open file description: its offset is its own, not the one the gateway writes at.
+        with open(f"/proc/self/fd/{self.output.fileno()}", errors="replace") as reader:
+            return reader.read()
 
     def open_descriptors(self) -> int:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
@@ -72,15 +86,15 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return self.process.stdout.read() if self.process.stdout else ""
+        return self.log()
 
 
 @pytest.fixture
 def gateway_factory():
     started = []
 
-    def start(config: str) -> Gateway:
-        gateway = Gateway(config)
+    def start(config: str, **options) -> Gateway:
+        gateway = Gateway(config, **options)
         started.append(gateway)
         return gateway
 

@@ -58,11 +58,11 @@ public enum ConsolePage {
               <span id="state" role="status" data-state="closed">closed</span>
             </header>
             <main>
-              <nav class="sidebar" aria-labelledby="endpoints-heading">
+              <aside class="sidebar" aria-labelledby="endpoints-heading">
                 <h2 id="endpoints-heading">Endpoints</h2>
                 <ul id="endpoint-list"></ul>
                 <p class="hint">Pick one to fill in the path, double-click to connect.</p>
-              </nav>
+              </aside>
               <section class="session" aria-label="Session">
                 <form id="connection" class="connection" autocomplete="off">
                   <div class="field field-path">

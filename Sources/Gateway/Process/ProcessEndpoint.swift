@@ -1,6 +1,7 @@
 import Foundation
 import GatewayConfig
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Subprocess
 import Synchronization
@@ -26,10 +27,14 @@ final class ProcessEndpoint: Sendable {
     let logger: Logger
     private let running = Atomic<Int>(0)
     private let nextID = Atomic<Int>(0)
+    private let metrics: ProcessMetrics
+    /// Process groups running now (each child leads its own), for ``killAll()``.
+    private let live = NIOLockedValueBox<Set<pid_t>>([])
 
     init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
         self.settings = settings
         self.path = path
+        self.metrics = ProcessMetrics(endpoint: path)
         self.maxMessageSize = maxMessageSize
         self.logger = logger
     }
@@ -65,6 +70,8 @@ final class ProcessEndpoint: Sendable {
         }
         let settings = self.settings
         let maxMessageSize = self.maxMessageSize
+        let metrics = self.metrics
+        let live = self.live
         let status: TerminationStatus
         do {
             let result = try await run(
@@ -77,7 +84,14 @@ final class ProcessEndpoint: Sendable {
                 output: .sequence,
                 error: .sequence
             ) { execution in
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                metrics.started()
+                let pid = execution.processIdentifier.value
+                live.withLockedValue { _ = $0.insert(pid) }
+                defer {
+                    metrics.running.decrement()
+                    live.withLockedValue { _ = $0.remove(pid) }
+                }
+                return try await withThrowingTaskGroup(of: Void.self) { group in
                     // Client → stdin; when the client is gone: EOF, then SIGTERM, then SIGKILL.
                     group.addTask {
                         let writer = execution.standardInputWriter
@@ -112,7 +126,9 @@ final class ProcessEndpoint: Sendable {
                 }
             }
             status = result.terminationStatus
+            metrics.ended(status)
         } catch {
+            metrics.failed.increment()
             logger.error("process failed", metadata: ["error": "\(error)"])
             await session.close(CloseReason(.internalError, "the process could not be run"))
             return
@@ -125,6 +141,11 @@ final class ProcessEndpoint: Sendable {
         case .signaled(let signal):
             await session.close(CloseReason(.internalError, "process killed by signal \(signal)"))
         }
+    }
+
+    /// Sends SIGKILL to the process group of every process still running (the end of a shutdown).
+    func killAll() {
+        for pid in live.withLockedValue({ $0 }) { kill(-pid, SIGKILL) }
     }
 
     /// Exactly the CGI-style variables, the endpoint's `env` and `pass_env`, and nothing else.

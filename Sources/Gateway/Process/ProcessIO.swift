@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GatewayConfig
 import Logging
@@ -80,5 +81,32 @@ enum ProcessIO {
     /// A stdout line as a message: text when it is UTF-8, else binary.
     static func message(_ line: [UInt8]) -> Frame {
         UTF8Validator.isValid(line) ? .text(ByteBuffer(bytes: line)) : .binary(ByteBuffer(bytes: line))
+    }
+}
+
+/// A process endpoint's metrics, through swift-metrics: `wsgate_processes_running{endpoint}`,
+/// `wsgate_processes_spawned_total{endpoint}`, `wsgate_processes_failed_total{endpoint}` (could not start,
+/// exited with a non-zero status, or was killed by a signal).
+struct ProcessMetrics: Sendable {
+    let running: Meter
+    let spawned: Counter
+    let failed: Counter
+
+    init(endpoint: String) {
+        let dimensions = [("endpoint", endpoint)]
+        running = Meter(label: "wsgate_processes_running", dimensions: dimensions)
+        spawned = Counter(label: "wsgate_processes_spawned_total", dimensions: dimensions)
+        failed = Counter(label: "wsgate_processes_failed_total", dimensions: dimensions)
+    }
+
+    /// Counts a started process; decrement `running` when it is gone.
+    func started() {
+        spawned.increment()
+        running.increment()
+    }
+
+    /// Counts a process that ended with a non-zero status or a signal as failed.
+    func ended(_ status: TerminationStatus) {
+        if status != .exited(0) { failed.increment() }
     }
 }

@@ -18,15 +18,17 @@ final class SharedProcess: Sendable {
     private let logger: Logger
     private let maxMessageSize: Int
     private let supervisor = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let metrics: ProcessMetrics
 
     init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
         self.settings = settings
         self.path = path
+        self.metrics = ProcessMetrics(endpoint: path)
         self.maxMessageSize = maxMessageSize
         var broadcast = BroadcastSettings()
         broadcast.welcome = nil
         broadcast.format = "{message}"
-        self.hub = RoomHub(settings: broadcast)
+        self.hub = RoomHub(settings: broadcast, endpoint: path)
         var logger = logger
         logger[metadataKey: "endpoint"] = "\(path)"
         self.logger = logger
@@ -74,6 +76,7 @@ final class SharedProcess: Sendable {
         let logger = self.logger
         let mode = settings.mode
         let maxMessageSize = self.maxMessageSize
+        let metrics = self.metrics
         do {
             let result = try await run(
                 .path(executable),
@@ -86,7 +89,9 @@ final class SharedProcess: Sendable {
                 error: .sequence
             ) { execution in
                 logger.info("shared process started", metadata: ["pid": "\(execution.processIdentifier)"])
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                metrics.started()
+                defer { metrics.running.decrement() }
+                return try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         let writer = execution.standardInputWriter
                         while let bytes = await input.next() {
@@ -108,8 +113,10 @@ final class SharedProcess: Sendable {
                     group.cancelAll()
                 }
             }
+            metrics.ended(result.terminationStatus)
             return "\(result.terminationStatus)"
         } catch {
+            metrics.failed.increment()
             return "failed: \(error)"
         }
     }

@@ -15,8 +15,8 @@ struct BroadcastEndpoint: Sendable {
     private let joinNotice: Template?
     private let leaveNotice: Template?
 
-    init(settings: BroadcastSettings) {
-        hub = RoomHub(settings: settings)
+    init(settings: BroadcastSettings, endpoint: String) {
+        hub = RoomHub(settings: settings, endpoint: endpoint)
         room = settings.room.map(Template.init)
         name = Template(settings.name)
         welcome = settings.welcome.map(Template.init)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import GatewayConfig
 import NIOConcurrencyHelpers
 import NIOCore
@@ -67,9 +68,11 @@ final class RoomHub: Sendable {
     private let slowCloses = Atomic<Int>(0)
     private let memberNumbers = Atomic<Int>(0)
     private let policy: SlowConsumerPolicy
+    private let metrics: RoomMetrics
 
-    init(settings: BroadcastSettings) {
+    init(settings: BroadcastSettings, endpoint: String) {
         self.settings = settings
+        self.metrics = RoomMetrics(endpoint: endpoint)
         let queue = settings.maxQueue
         let text = queue % (1 << 20) == 0 ? "\(queue >> 20)MiB" : "\(queue) bytes"
         policy =
@@ -96,15 +99,16 @@ final class RoomHub: Sendable {
             room.count += 1
             state.rooms[name] = room
         }
+        metrics.members.increment()
     }
 
     /// Removes a member; an empty room goes away unless it keeps history.
     func leave(_ session: WebSocketSession, room name: String, leaveNotice: PreparedMessage?) {
         let loopID = ObjectIdentifier(session.eventLoop)
-        state.withLockedValue { state in
+        let removed = state.withLockedValue { state -> Bool in
             guard var room = state.rooms[name],
                 room.groups[loopID]?.removeValue(forKey: ObjectIdentifier(session)) != nil
-            else { return }
+            else { return false }
             if room.groups[loopID]?.isEmpty == true { room.groups[loopID] = nil }
             room.count -= 1
             if let leaveNotice { fanOut(leaveNotice, in: room, except: nil, state: &state) }
@@ -119,7 +123,9 @@ final class RoomHub: Sendable {
             } else {
                 state.rooms[name] = nil
             }
+            return true
         }
+        if removed { metrics.members.decrement() }
     }
 
     /// Sends a member's message to its room.
@@ -196,9 +202,18 @@ final class RoomHub: Sendable {
             }
             for member in written.values { member.flush() }
         }
-        if tally.delivered > 0 { deliveries.add(tally.delivered, ordering: .relaxed) }
-        if tally.dropped > 0 { drops.add(tally.dropped, ordering: .relaxed) }
-        if tally.closed > 0 { slowCloses.add(tally.closed, ordering: .relaxed) }
+        if tally.delivered > 0 {
+            deliveries.add(tally.delivered, ordering: .relaxed)
+            metrics.deliveries.increment(by: Int64(tally.delivered))
+        }
+        if tally.dropped > 0 {
+            drops.add(tally.dropped, ordering: .relaxed)
+            metrics.drops.increment(by: Int64(tally.dropped))
+        }
+        if tally.closed > 0 {
+            slowCloses.add(tally.closed, ordering: .relaxed)
+            metrics.slowCloses.increment(by: Int64(tally.closed))
+        }
     }
 
     func statistics() -> RoomStatistics {
@@ -213,5 +228,23 @@ final class RoomHub: Sendable {
             slowCloses: slowCloses.load(ordering: .relaxed),
             idleRooms: idle
         )
+    }
+}
+
+/// A broadcast endpoint's metrics, through swift-metrics: `wsgate_room_members{endpoint}`,
+/// `wsgate_room_deliveries_total{endpoint}`, `wsgate_room_drops_total{endpoint}`,
+/// `wsgate_room_slow_closes_total{endpoint}`.
+struct RoomMetrics: Sendable {
+    let members: Meter
+    let deliveries: Counter
+    let drops: Counter
+    let slowCloses: Counter
+
+    init(endpoint: String) {
+        let dimensions = [("endpoint", endpoint)]
+        members = Meter(label: "wsgate_room_members", dimensions: dimensions)
+        deliveries = Counter(label: "wsgate_room_deliveries_total", dimensions: dimensions)
+        drops = Counter(label: "wsgate_room_drops_total", dimensions: dimensions)
+        slowCloses = Counter(label: "wsgate_room_slow_closes_total", dimensions: dimensions)
     }
 }

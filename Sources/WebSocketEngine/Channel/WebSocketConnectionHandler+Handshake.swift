@@ -6,6 +6,11 @@ extension WebSocketConnectionHandler {
     func upgrade(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         handshakeTimer = nil
+        let router = core.router
+        if let plain = router.plainRoute(for: head.path) {
+            answerPlain(head, plain, context: context)
+            return
+        }
         guard let (route, parameters) = router.route(for: head.path) else {
             refuse(.notFound, .error(404, "Not Found", "No endpoint at \(head.path)."), context: context)
             return
@@ -20,6 +25,16 @@ extension WebSocketConnectionHandler {
         case .accept(let key, let selected):
             acceptKey = key
             subprotocol = selected
+        }
+        if core.draining {
+            refuse(
+                .draining,
+                .error(
+                    503, "Service Unavailable", "The server is shutting down; connect again (to another instance).",
+                    headers: [HTTPHeaderField("Retry-After", "1")]),
+                context: context
+            )
+            return
         }
         guard
             registry.add(
@@ -83,6 +98,13 @@ extension WebSocketConnectionHandler {
             value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
         )
         logger[metadataKey: "path"] = "\(head.path)"
+        logger[metadataKey: "endpoint"] = "\(route.path)"
+        let metrics = core.metrics.endpoint(route.path.description)
+        metrics.opened.increment()
+        metrics.open.increment()
+        self.metrics = metrics
+        openedAt = .now()
+        logger.info("connection opened")
         machine = ConnectionStateMachine(
             role: .server,
             maxFrameSize: options.maxFrameSize,
@@ -119,7 +141,6 @@ extension WebSocketConnectionHandler {
         )
         let handler = route.handler
         let logger = self.logger
-        logger.debug("session opened")
         Task {
             do {
                 try await handler(session)
@@ -133,6 +154,7 @@ extension WebSocketConnectionHandler {
 
     func refuse(_ refusal: HandshakeRefusal, _ response: HTTPResponse, context: ChannelHandlerContext) {
         logger.debug("handshake refused", metadata: ["reason": "\(refusal.rawValue)", "status": "\(response.status)"])
+        core.metrics.refused(refusal)
         phase = .closed
         pending = nil
         var buffer = context.channel.allocator.buffer(capacity: 256)
@@ -140,5 +162,45 @@ extension WebSocketConnectionHandler {
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+    }
+
+    /// Answers a plain HTTP route (`GET` or `HEAD`), then closes.
+    func answerPlain(_ head: HTTPRequestHead, _ handler: PlainHTTPHandler, context: ChannelHandlerContext) {
+        phase = .closed
+        pending = nil
+        let response: HTTPResponse
+        if head.method == "GET" || head.method == "HEAD" {
+            let request = PlainHTTPRequest(
+                method: head.method,
+                path: head.path,
+                query: head.query,
+                headers: head.headers.map { (name: $0.name, value: $0.value) }
+            )
+            let answer = handler(request)
+            var headers = [
+                HTTPHeaderField("Content-Type", answer.contentType),
+                HTTPHeaderField("Content-Length", "\(answer.body.count)"),
+                HTTPHeaderField("Connection", "close"),
+            ]
+            for (name, value) in answer.headers.sorted(by: { $0.key < $1.key }) {
+                headers.append(HTTPHeaderField(name, value))
+            }
+            response = HTTPResponse(
+                status: answer.status, reason: HTTPResponse.reasonPhrase(for: answer.status), headers: headers)
+            var buffer = context.channel.allocator.buffer(capacity: 256 + answer.body.count)
+            response.write(into: &buffer)
+            if head.method == "GET" { buffer.writeBytes(answer.body) }
+            context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        refuse(
+            .methodNotAllowed,
+            .error(
+                405, "Method Not Allowed", "\(head.path) answers GET and HEAD only.",
+                headers: [HTTPHeaderField("Allow", "GET, HEAD")]),
+            context: context
+        )
     }
 }

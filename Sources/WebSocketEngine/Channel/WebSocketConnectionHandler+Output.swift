@@ -7,9 +7,13 @@ extension WebSocketConnectionHandler {
         switch action {
         case .deliver(var message):
             if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: .now()) }
+            metrics?.messagesReceived.increment()
             if !message.reserved.isEmpty {
                 do {
+                    let compressed = message.data.readableBytes
                     message = try extensions.decode(message, maxSize: options.maxMessageSize)
+                    metrics?.receivedCompressed.increment(by: Int64(compressed))
+                    metrics?.receivedUncompressed.increment(by: Int64(message.data.readableBytes))
                 } catch {
                     if let action = machine?.fail(with: CloseReason(error.closeCode, error.description)) {
                         perform(action, context: context)
@@ -50,12 +54,17 @@ extension WebSocketConnectionHandler {
     func writeMessage(_ opcode: Opcode, _ payload: ByteBuffer, flush: Bool, context: ChannelHandlerContext)
         -> (any Error)?
     {
+        metrics?.messagesSent.increment()
         guard !extensions.extensions.isEmpty else {
             writeFrame(opcode, payload, flush: flush, context: context)
             return nil
         }
         do {
             let (encoded, reserved) = try extensions.encode(payload, isText: opcode == .text)
+            if !reserved.isEmpty {
+                metrics?.sentUncompressed.increment(by: Int64(payload.readableBytes))
+                metrics?.sentCompressed.increment(by: Int64(encoded.readableBytes))
+            }
             writeFrame(opcode, encoded, reserved: reserved, flush: flush, context: context)
             return nil
         } catch {
@@ -111,6 +120,7 @@ extension WebSocketConnectionHandler {
                 maskingKey: maskingKey,
                 allocator: context.channel.allocator
             )
+            metrics?.bytesSent.increment(by: Int64(frame.readableBytes))
             context.write(wrapOutboundOut(frame), promise: promise)
         } else {
             // Large payloads go out as they are, after a separate small header (no copy).
@@ -119,6 +129,7 @@ extension WebSocketConnectionHandler {
                 FrameHeader(fin: true, reserved: reserved, opcode: opcode, payloadLength: payload.readableBytes),
                 into: &header
             )
+            metrics?.bytesSent.increment(by: Int64(header.readableBytes + payload.readableBytes))
             context.write(wrapOutboundOut(header), promise: nil)
             context.write(wrapOutboundOut(payload), promise: promise)
         }

@@ -66,18 +66,26 @@ extension WebSocketConnectionHandler {
         var frame = message.plainFrame
         if !key.isEmpty {
             let extensions = self.extensions
+            let metrics = self.metrics
             guard
                 let shared = try? message.frame(
                     sharedAs: key,
                     encode: {
                         let (payload, reserved) = try extensions.encode(
                             message.payload, isText: message.opcode == .text)
+                        if !reserved.isEmpty {
+                            // Counted once per shared encoding: the compression work done.
+                            metrics?.sentUncompressed.increment(by: Int64(message.payload.readableBytes))
+                            metrics?.sentCompressed.increment(by: Int64(payload.readableBytes))
+                        }
                         return FrameEncoder.encode(reserved: reserved, opcode: message.opcode, payload: payload)
                     }
                 )
             else { return .notOpen }
             frame = shared
         }
+        metrics?.messagesSent.increment()
+        metrics?.bytesSent.increment(by: Int64(frame.readableBytes))
         context.write(wrapOutboundOut(frame), promise: nil)
         // Unflushed bytes count against the queue limit too: past it, flush now so a batch cannot make
         // a fast reader look slow.

@@ -20,10 +20,12 @@ extension WebSocketConnectionHandler {
         case .none:
             break
         case .sendPing(let payload):
+            metrics?.pingsSent.increment()
             writeFrame(.ping, payload, context: context)
         case .closeForPongTimeout:
             let reason = CloseReason(.internalError, "no pong within \(options.timeout)")
             logger.debug("keep-alive timeout")
+            metrics?.keepAliveTimeouts.increment()
             if let action = machine?.fail(with: reason) { perform(action, context: context) }
             return
         case .closeForIdleTimeout:

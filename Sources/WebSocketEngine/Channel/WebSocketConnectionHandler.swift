@@ -16,10 +16,14 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case closed
     }
 
-    let router: WebSocketRouter
-    let configuration: WebSocketServer.Configuration
-    let registry: ConnectionRegistry
+    let core: ServerCore
+    var configuration: WebSocketServer.Configuration { core.configuration }
+    var registry: ConnectionRegistry { core.registry }
     var logger: Logger
+    /// The endpoint's metrics, once the handshake picked a route.
+    var metrics: EndpointMetrics?
+    /// When the session opened (for the close log line).
+    var openedAt: NIODeadline?
 
     var phase: Phase
     var context: ChannelHandlerContext?
@@ -51,17 +55,10 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// How long a close reply waits for the handler to take the messages before it.
     static let closeDrainLimit: TimeAmount = .seconds(1)
 
-    init(
-        router: WebSocketRouter,
-        configuration: WebSocketServer.Configuration,
-        registry: ConnectionRegistry,
-        logger: Logger
-    ) {
-        self.router = router
-        self.configuration = configuration
-        self.registry = registry
-        self.logger = logger
-        self.phase = .handshake(HTTPHeadParser(maxSize: configuration.maxRequestHeadSize))
+    init(core: ServerCore) {
+        self.core = core
+        self.logger = core.logger
+        self.phase = .handshake(HTTPHeadParser(maxSize: core.configuration.maxRequestHeadSize))
     }
 
     // MARK: Channel events
@@ -85,6 +82,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             ) { [self] in
                 guard case .handshake = phase else { return }
                 logger.debug("handshake timed out")
+                core.metrics.refused(.handshakeTimeout)
                 phase = .closed
                 context.close(promise: nil)
             }
@@ -94,6 +92,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        metrics?.bytesReceived.increment(by: Int64(bytes.readableBytes))
         if var buffer = pending.take(), buffer.readableBytes > 0 {
             buffer.writeBuffer(&bytes)
             pending = buffer
@@ -117,7 +116,17 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         if registered {
             registry.remove(ObjectIdentifier(self))
             registered = false
-            logger.debug("session closed", metadata: ["code": "\(reason.code.rawValue)"])
+        }
+        if let metrics, let openedAt {
+            metrics.open.decrement()
+            metrics.closed(code: reason.code.rawValue)
+            let milliseconds = (NIODeadline.now() - openedAt).nanoseconds / 1_000_000
+            logger.info(
+                "connection closed",
+                metadata: [
+                    "code": "\(reason.code.rawValue)", "reason": "\(reason.message)", "duration_ms": "\(milliseconds)",
+                ]
+            )
         }
         context.fireChannelInactive()
     }

@@ -165,11 +165,14 @@ package struct HTTPResponse: Sendable, Equatable {
     /// The standard reason phrase of a status code.
     package static func reasonPhrase(for status: Int) -> String {
         switch status {
+        case 200: return "OK"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"
         case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
         case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
         case 500: return "Internal Server Error"
         case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
@@ -183,7 +186,7 @@ package struct HTTPResponse: Sendable, Equatable {
         for header in headers {
             buffer.writeString("\(header.name): \(header.value)\r\n")
         }
-        if status != 101 {
+        if status != 101 && !headers.contains(where: { $0.name.caseInsensitiveEquals("Content-Length") }) {
             buffer.writeString("Content-Length: \(body.utf8.count)\r\n")
         }
         buffer.writeString("\r\n")

@@ -15,6 +15,8 @@ package enum HandshakeRefusal: String, Sendable, Equatable, CaseIterable {
     case malformedRequest = "malformed_request"
     case serverBusy = "server_busy"
     case notAdmitted = "not_admitted"
+    case draining = "draining"
+    case handshakeTimeout = "handshake_timeout"
 }
 
 /// What an endpoint allows in a handshake.

@@ -32,12 +32,20 @@ final class ConnectionRegistry: Sendable {
     /// Sessions open now.
     var count: Int { entries.withLockedValue { $0.count } }
 
-    /// Starts the close handshake on every session; returns their channels' close futures.
-    func closeAll(_ reason: CloseReason) -> [EventLoopFuture<Void>] {
+    /// Starts the close handshake on every session, spread evenly over `spread`; returns their channels'
+    /// close futures.
+    func closeAll(_ reason: CloseReason, spread: Duration = .zero) -> [EventLoopFuture<Void>] {
         let all = entries.withLockedValue { Array($0.values) }
-        return all.map { entry in
+        let step = all.count > 1 ? TimeAmount(spread).nanoseconds / Int64(all.count) : 0
+        return all.enumerated().map { index, entry in
             let connection = entry.connection
-            entry.channel.eventLoop.execute { connection.value.goAway(reason) }
+            if step > 0 && index > 0 {
+                entry.channel.eventLoop.scheduleTask(in: .nanoseconds(step * Int64(index))) {
+                    connection.value.goAway(reason)
+                }
+            } else {
+                entry.channel.eventLoop.execute { connection.value.goAway(reason) }
+            }
             return entry.channel.closeFuture
         }
     }

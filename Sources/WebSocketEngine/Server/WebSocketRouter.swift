@@ -39,6 +39,7 @@ public struct WebSocketRouter: Sendable {
 
     private var literalRoutes: [String: Route] = [:]
     private var templateRoutes: [Route] = []
+    private var plainRoutes: [String: PlainHTTPHandler] = [:]
 
     /// An empty router.
     public init() {}
@@ -64,7 +65,7 @@ public struct WebSocketRouter: Sendable {
         } catch {
             throw RouteError(description: error.description)
         }
-        if routes.contains(where: { $0.path == template }) {
+        if routes.contains(where: { $0.path == template }) || plainRoutes[path] != nil {
             throw RouteError(description: "path '\(path)' is routed twice; give each endpoint its own path")
         }
         let route = Route(
@@ -80,6 +81,26 @@ public struct WebSocketRouter: Sendable {
         } else {
             templateRoutes.append(route)
         }
+    }
+
+    /// Adds a plain HTTP route answering `GET` and `HEAD` at the literal `path` (health checks, metrics, a
+    /// page). Its path must not be a WebSocket route's too.
+    public mutating func get(_ path: String, handler: @escaping PlainHTTPHandler) throws(RouteError) {
+        guard path.hasPrefix("/"), !path.contains("?") else {
+            throw RouteError(description: "HTTP path '\(path)' must start with '/' and have no query")
+        }
+        if plainRoutes[path] != nil || route(for: path) != nil {
+            throw RouteError(description: "path '\(path)' is routed twice; give each route its own path")
+        }
+        plainRoutes[path] = handler
+    }
+
+    /// The paths of the plain HTTP routes, sorted.
+    public var plainPaths: [String] { plainRoutes.keys.sorted() }
+
+    /// The plain HTTP handler for a request path.
+    func plainRoute(for path: String) -> PlainHTTPHandler? {
+        plainRoutes[path]
     }
 
     /// The route for a request path and its parameter values: a literal path wins, then templates in order.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -43,30 +44,38 @@ public final class WebSocketServer: Sendable {
     }
 
     private let channel: any Channel
-    private let registry: ConnectionRegistry
-    private let logger: Logger
+    private let core: ServerCore
 
     /// The address the server listens on.
     public var localAddress: SocketAddress? { channel.localAddress }
     /// The port the server listens on (useful after binding port 0).
     public var port: Int { channel.localAddress?.port ?? 0 }
     /// Sessions open now.
-    public var openSessions: Int { registry.count }
+    public var openSessions: Int { core.registry.count }
+    /// True once ``drain(grace:spread:)`` began: new WebSocket handshakes get HTTP 503.
+    public var isDraining: Bool { core.draining }
 
-    private init(channel: any Channel, registry: ConnectionRegistry, logger: Logger) {
+    private init(channel: any Channel, core: ServerCore) {
         self.channel = channel
-        self.registry = registry
-        self.logger = logger
+        self.core = core
     }
 
     /// Binds and starts serving. Throws when the address cannot be bound.
+    ///
+    /// - Parameters:
+    ///   - metrics: where the engine reports its metrics (see the `wsgate_*` names in the README);
+    ///     by default the backend bootstrapped with swift-metrics' `MetricsSystem`.
+    ///   - channelInitializer: runs first on every accepted connection, before the WebSocket handler
+    ///     is added: the place for a TLS handler.
     public static func start(
         router: WebSocketRouter,
         configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "wsgate"),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        metrics: any MetricsFactory = MetricsSystem.factory,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        channelInitializer: (@Sendable (any Channel) throws -> Void)? = nil
     ) async throws -> WebSocketServer {
-        let registry = ConnectionRegistry()
+        let core = ServerCore(router: router, configuration: configuration, metrics: metrics, logger: logger)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -74,25 +83,30 @@ public final class WebSocketServer: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: false)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = WebSocketConnectionHandler(
-                        router: router,
-                        configuration: configuration,
-                        registry: registry,
-                        logger: logger
-                    )
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channelInitializer?(channel)
+                    try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(core: core))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
-        return WebSocketServer(channel: channel, registry: registry, logger: logger)
+        return WebSocketServer(channel: channel, core: core)
     }
 
-    /// Stops accepting, closes every session with 1001 (Going Away), waits up to `grace` for the close
-    /// handshakes, then drops whatever is left.
-    public func shutdown(grace: Duration = .seconds(10)) async {
-        try? await channel.close()
-        let closing = registry.closeAll(CloseReason(.goingAway, "server shutting down"))
+    /// Replaces the routes: handshakes from now on use `router`; open sessions keep the route they
+    /// opened on.
+    public func replaceRouter(_ router: WebSocketRouter) {
+        core.router = router
+    }
+
+    /// Drains and stops: new WebSocket handshakes get HTTP 503 (plain HTTP routes such as a health check
+    /// still answer, so a load balancer sees the instance leave), every session is closed with 1001
+    /// (Going Away) — spread evenly over `spread` when it is above zero, so clients do not all reconnect
+    /// at once — and the close handshakes get until `grace` (counted from now) to finish. Then the
+    /// listener closes and whatever is left is dropped.
+    public func drain(grace: Duration = .seconds(10), spread: Duration = .zero) async {
+        core.draining = true
+        let closing = core.registry.closeAll(
+            CloseReason(.goingAway, "server shutting down"), spread: min(spread, grace))
         if !closing.isEmpty {
             let all = EventLoopFuture.andAllComplete(closing, on: channel.eventLoop)
             await withTaskGroup(of: Void.self) { group in
@@ -101,8 +115,14 @@ public final class WebSocketServer: Sendable {
                 await group.next()
                 group.cancelAll()
             }
-            registry.forceCloseAll()
         }
+        try? await channel.close()
+        core.registry.forceCloseAll()
+    }
+
+    /// Stops at once: as ``drain(grace:spread:)`` without a spread.
+    public func shutdown(grace: Duration = .seconds(10)) async {
+        await drain(grace: grace, spread: .zero)
     }
 
     /// Waits until the listening socket closes (after ``shutdown(grace:)``).

@@ -1,0 +1,99 @@
+import GatewayConfig
+import Logging
+import NIOConcurrencyHelpers
+import WebSocketEngine
+
+/// One endpoint built from its configuration: its route's parts, its state (a room hub, a shared
+/// process) and the sessions it is serving, so a reload can keep it, or close its sessions when it is
+/// removed or changed.
+final class EndpointRuntime: Sendable {
+    let path: String
+    let settings: EndpointSettings
+    let kind: EndpointKind
+    let options: WebSocketOptions
+    let admission: WebSocketAdmission?
+    let hub: RoomHub?
+    private let shared: SharedProcess?
+    private let processes: ProcessEndpoint?
+    private let serve: WebSocketHandler
+    private let sessions = NIOLockedValueBox<[ObjectIdentifier: WebSocketSession]>([:])
+
+    init(_ endpoint: EndpointConfiguration, extensions: ExtensionRegistry, logger: Logger) throws {
+        path = endpoint.path
+        settings = endpoint.settings
+        kind = endpoint.kind
+        var options = endpoint.settings.options
+        options.extensions = try extensions.factories(for: endpoint.settings.extensions)
+        self.options = options
+        var admission: WebSocketAdmission?
+        var hub: RoomHub?
+        var shared: SharedProcess?
+        var processes: ProcessEndpoint?
+        switch endpoint.kind {
+        case .echo(let settings):
+            let echo = EchoEndpoint(settings: settings)
+            serve = { session in try await echo.handle(session) }
+        case .broadcast(let settings):
+            let broadcast = BroadcastEndpoint(settings: settings, endpoint: endpoint.path)
+            hub = broadcast.hub
+            serve = { session in try await broadcast.handle(session) }
+        case .process(let settings) where settings.shared:
+            let process = SharedProcess(
+                settings: settings, path: endpoint.path, maxMessageSize: options.maxMessageSize, logger: logger)
+            shared = process
+            hub = process.hub
+            let connections = ConnectionCounter()
+            serve = { session in try await process.handle(session, connection: connections.next()) }
+        case .process(let settings):
+            let process = ProcessEndpoint(
+                settings: settings, path: endpoint.path, maxMessageSize: options.maxMessageSize, logger: logger)
+            processes = process
+            admission = { request in process.admit(request) }
+            serve = { session in try await process.handle(session) }
+        }
+        self.admission = admission
+        self.hub = hub
+        self.shared = shared
+        self.processes = processes
+    }
+
+    /// Whether this runtime already serves `endpoint` as configured (a reload may keep it).
+    func serves(_ endpoint: EndpointConfiguration) -> Bool {
+        endpoint.path == path && endpoint.settings == settings && endpoint.kind == kind
+    }
+
+    /// The session handler: serves the session and keeps it listed while it runs.
+    var handler: WebSocketHandler {
+        { [self] session in
+            let id = ObjectIdentifier(session)
+            sessions.withLockedValue { $0[id] = session }
+            defer { _ = sessions.withLockedValue { $0.removeValue(forKey: id) } }
+            try await serve(session)
+        }
+    }
+
+    /// Sessions whose handler is still running.
+    var activeSessions: Int { sessions.withLockedValue { $0.count } }
+
+    /// Whether its sessions share state (a room, a shared process): if it changes on reload, its
+    /// sessions are closed so that everyone reconnects into the new one instead of splitting the room.
+    var sharesState: Bool { hub != nil }
+
+    func start() {
+        shared?.start()
+    }
+
+    /// Closes every session with `reason` (1001 on reload or removal).
+    func closeSessions(_ reason: CloseReason) async {
+        let open = sessions.withLockedValue { Array($0.values) }
+        await withTaskGroup(of: Void.self) { group in
+            for session in open { group.addTask { await session.close(reason) } }
+        }
+    }
+
+    /// Stops the shared process and kills per-connection processes still running.
+    func stop() async {
+        await shared?.stop()
+        processes?.killAll()
+    }
+}

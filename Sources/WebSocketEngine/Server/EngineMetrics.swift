@@ -1,0 +1,99 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+
+/// The engine's metrics, reported through swift-metrics: the application picks the backend (wsgate
+/// bootstraps Prometheus). Metric objects are made once per endpoint and shared by its connections.
+///
+/// Names (dimensions in braces): `wsgate_connections_open{endpoint}`, `wsgate_connections_total{endpoint}`,
+/// `wsgate_handshakes_refused_total{reason}`, `wsgate_messages_received_total{endpoint}`,
+/// `wsgate_messages_sent_total{endpoint}`, `wsgate_bytes_received_total{endpoint}`,
+/// `wsgate_bytes_sent_total{endpoint}`, `wsgate_closes_total{endpoint,code}`,
+/// `wsgate_pings_sent_total{endpoint}`, `wsgate_keepalive_timeouts_total{endpoint}`,
+/// `wsgate_compression_bytes_total{endpoint,direction,form}`.
+final class EngineMetrics: Sendable {
+    private let factory: any MetricsFactory
+    private let endpoints = NIOLockedValueBox<[String: EndpointMetrics]>([:])
+    private let refusals = NIOLockedValueBox<[HandshakeRefusal: Counter]>([:])
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    /// The metrics of the endpoint whose route is `path` (the template, so cardinality stays bounded).
+    func endpoint(_ path: String) -> EndpointMetrics {
+        endpoints.withLockedValue { all in
+            if let existing = all[path] { return existing }
+            let made = EndpointMetrics(endpoint: path, factory: factory)
+            all[path] = made
+            return made
+        }
+    }
+
+    /// Counts a refused handshake.
+    func refused(_ reason: HandshakeRefusal) {
+        let counter = refusals.withLockedValue { all in
+            if let existing = all[reason] { return existing }
+            let made = Counter(
+                label: "wsgate_handshakes_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+            all[reason] = made
+            return made
+        }
+        counter.increment()
+    }
+}
+
+/// The metrics of one endpoint.
+final class EndpointMetrics: Sendable {
+    let open: Meter
+    let opened: Counter
+    let messagesReceived: Counter
+    let messagesSent: Counter
+    let bytesReceived: Counter
+    let bytesSent: Counter
+    let pingsSent: Counter
+    let keepAliveTimeouts: Counter
+    /// Message bytes through the negotiated extensions (permessage-deflate): what the peer sent on the
+    /// wire and what it decoded to; what the handler sent and what went on the wire.
+    let receivedCompressed: Counter
+    let receivedUncompressed: Counter
+    let sentUncompressed: Counter
+    let sentCompressed: Counter
+    private let endpoint: String
+    private let factory: any MetricsFactory
+    private let closes = NIOLockedValueBox<[UInt16: Counter]>([:])
+
+    init(endpoint: String, factory: any MetricsFactory) {
+        self.endpoint = endpoint
+        self.factory = factory
+        let dimensions = [("endpoint", endpoint)]
+        func counter(_ name: String, _ more: [(String, String)] = []) -> Counter {
+            Counter(label: name, dimensions: dimensions + more, factory: factory)
+        }
+        open = Meter(label: "wsgate_connections_open", dimensions: dimensions, factory: factory)
+        opened = counter("wsgate_connections_total")
+        messagesReceived = counter("wsgate_messages_received_total")
+        messagesSent = counter("wsgate_messages_sent_total")
+        bytesReceived = counter("wsgate_bytes_received_total")
+        bytesSent = counter("wsgate_bytes_sent_total")
+        pingsSent = counter("wsgate_pings_sent_total")
+        keepAliveTimeouts = counter("wsgate_keepalive_timeouts_total")
+        let compression = "wsgate_compression_bytes_total"
+        receivedCompressed = counter(compression, [("direction", "received"), ("form", "compressed")])
+        receivedUncompressed = counter(compression, [("direction", "received"), ("form", "uncompressed")])
+        sentUncompressed = counter(compression, [("direction", "sent"), ("form", "uncompressed")])
+        sentCompressed = counter(compression, [("direction", "sent"), ("form", "compressed")])
+    }
+
+    /// Counts a closed session by its close code.
+    func closed(code: UInt16) {
+        let counter = closes.withLockedValue { all in
+            if let existing = all[code] { return existing }
+            let made = Counter(
+                label: "wsgate_closes_total", dimensions: [("endpoint", endpoint), ("code", "\(code)")],
+                factory: factory)
+            all[code] = made
+            return made
+        }
+        counter.increment()
+    }
+}
