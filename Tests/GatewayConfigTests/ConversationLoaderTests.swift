@@ -117,8 +117,10 @@ private func conversationProblems(_ yaml: String) -> [String] {
             steps:
               - a: { send: "${GREETING}" }
               - b: { expect: "[user0]: hello" }
+                timeout: 1s
             """, environment: ["GREETING": "hello"])
         #expect(loaded.clients.map(\.target) == ["/chat", "/chat"])
+        #expect(loaded.steps.map(\.timeout) == [.seconds(5), .seconds(1)])
         #expect(loaded.steps.first?.action == .send(.text("hello")))
     }
 

@@ -171,31 +171,42 @@ public enum ConversationLoader {
         var states = Dictionary(uniqueKeysWithValues: clients.map { ($0, ClientState.fresh) })
         for (index, item) in items.enumerated() {
             let path = "steps[\(index)]"
-            guard let (client, body) = stepClient(item, path, clients: clients, reader: &reader) else { continue }
-            guard let (action, stepTimeout) = readAction(body, path, reader: &reader) else { continue }
+            guard let (client, body, besideName) = stepClient(item, path, clients: clients, reader: &reader) else {
+                continue
+            }
+            guard let (action, ownTimeout) = readAction(body, path, reader: &reader) else { continue }
+            let nameTimeout = besideName.flatMap { reader.positiveDuration($0, "\(path).timeout") }
             let step = Step(
-                client: client, action: action, timeout: stepTimeout ?? timeout, location: reader.location(item))
+                client: client, action: action, timeout: ownTimeout ?? nameTimeout ?? timeout,
+                location: reader.location(item))
             checkOrder(step, item, path, states: &states, reader: &reader)
             steps.append(step)
         }
         return steps
     }
 
-    /// Which client a step is for, and the step without the client name.
+    /// Which client a step is for, the step without the client name, and a `timeout:` written beside the
+    /// name (`- ann: { expect: hi }` with `timeout: 1s` on the next line).
     static func stepClient(
         _ item: Node, _ path: String, clients: [String], reader: inout NodeReader
-    ) -> (String, Node)? {
-        if case .mapping(let mapping) = item, mapping.count == 1, let (keyNode, value) = mapping.first,
-            let key = keyNode.string, !stepKeys.contains(key)
-        {
-            if clients.contains(key) { return (key, value) }
-            let suggestion = closestMatch(to: key, in: stepKeys + clients).map { "did you mean '\($0)'?" }
-            reader.error(
-                keyNode, "unknown key '\(key)' in \(path): neither a step nor a client",
-                hint: suggestion
-                    ?? "steps are \(actionKeys.joined(separator: ", ")); clients are \(clients.joined(separator: ", "))"
-            )
-            return nil
+    ) -> (String, Node, Node?)? {
+        if case .mapping(let mapping) = item {
+            let named = mapping.filter { !stepKeys.contains($0.key.string ?? "") }
+            let options = mapping.filter { ConversationReference.stepOptions.map(\.name).contains($0.key.string ?? "") }
+            if named.count == 1, let (keyNode, value) = named.first, let key = keyNode.string,
+                named.count + options.count == mapping.count
+            {
+                if clients.contains(key) { return (key, value, options.first?.value) }
+                if mapping.count == 1 {
+                    let suggestion = closestMatch(to: key, in: stepKeys + clients).map { "did you mean '\($0)'?" }
+                    reader.error(
+                        keyNode, "unknown key '\(key)' in \(path): neither a step nor a client",
+                        hint: suggestion
+                            ?? "steps are \(actionKeys.joined(separator: ", ")); clients are \(clients.joined(separator: ", "))"
+                    )
+                    return nil
+                }
+            }
         }
         guard clients.count == 1, let only = clients.first else {
             if !clients.isEmpty {
@@ -205,7 +216,7 @@ public enum ConversationLoader {
             }
             return nil
         }
-        return (only, item)
+        return (only, item, nil)
     }
 
     /// The action of a step body (`send: hi`, `connect`, `{ expect: hi, timeout: 1s }` …) and its own timeout.
