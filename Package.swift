@@ -59,8 +59,21 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ConversationTesting",
+            dependencies: [
+                "Gateway",
+                "GatewayConfig",
+                "WebSocketEngine",
+                "WebSocketTesting",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "WSGateCommand",
             dependencies: [
+                "ConversationTesting",
                 "Gateway",
                 "GatewayConfig",
                 "WebSocketEngine",
@@ -96,6 +109,10 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine"]
+        ),
+        .testTarget(
+            name: "ConversationTestingTests",
+            dependencies: ["ConversationTesting", "GatewayConfig", "WebSocketEngine"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -9,7 +9,7 @@ public struct WSGateCommand: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 invalid configuration or a failure while serving, 2 usage error.
             """,
-        subcommands: [Serve.self, Validate.self, Schema.self],
+        subcommands: [Serve.self, Validate.self, Schema.self, TestConversations.self],
         defaultSubcommand: Serve.self
     )
 
