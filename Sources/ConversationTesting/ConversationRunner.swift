@@ -165,6 +165,8 @@ struct ConversationSession {
 
     /// Why a connection could not be opened.
     struct ConnectProblem: Error {
+        /// The HTTP status of a refused handshake.
+        var status: Int? = nil
         let actual: String
     }
 
@@ -192,7 +194,7 @@ struct ConversationSession {
             await client.disconnect()
             return (expected, "HTTP 101: the handshake was accepted")
         case .failure(let problem):
-            return problem.actual.hasPrefix("HTTP \(status)") ? nil : (expected, problem.actual)
+            return problem.status == status ? nil : (expected, problem.actual)
         }
     }
 
@@ -211,7 +213,9 @@ struct ConversationSession {
         case .failure(WebSocketTestClient.ClientError.handshakeRefused(let status, _, let body)):
             let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
             return .failure(
-                ConnectProblem(actual: "HTTP \(status)" + (trimmed.isEmpty ? "" : " \(StepMatcher.quote(trimmed))")))
+                ConnectProblem(
+                    status: status, actual: "HTTP \(status)" + (trimmed.isEmpty ? "" : " \(StepMatcher.quote(trimmed))")
+                ))
         case .failure(let error):
             return .failure(ConnectProblem(actual: "cannot connect: \(error)"))
         }

@@ -188,6 +188,10 @@ private func conversationProblems(_ yaml: String) -> [String] {
                 "1:12: no endpoint for client 'ann'; add 'endpoint: /path' at the top level or under the client"
             ])
         #expect(
+            conversationProblems("endpoint: /chat\nclients: []\nsteps: [ connect ]\n") == [
+                "2:10: clients is empty; name at least one client, e.g. clients: [ann]"
+            ])
+        #expect(
             conversationProblems("endpoint: echo\nsteps: [ connect ]\n") == [
                 "1:1: no endpoint for the conversation; add 'endpoint: /path' at the top level or under the client",
                 "1:11: endpoint must start with '/', not 'echo'; e.g. endpoint: /echo",

@@ -111,6 +111,10 @@ public enum ConversationLoader {
             if let client = spec.client(named: name, at: keyNode, reader: &reader) { clients.append(client) }
         }
         switch node {
+        case .sequence(let sequence) where sequence.isEmpty:
+            reader.error(node, "clients is empty", hint: "name at least one client, e.g. clients: [ann]")
+        case .mapping(let mapping) where mapping.isEmpty:
+            reader.error(node, "clients is empty", hint: "name at least one client, e.g. clients: [ann]")
         case .sequence(let sequence):
             for item in sequence {
                 guard let name = reader.string(item, "clients item") else { continue }
@@ -136,9 +140,6 @@ public enum ConversationLoader {
             reader.error(
                 node, "clients must be a list of names or a mapping of names to connection settings",
                 hint: "e.g. clients: [ann, bob]")
-        }
-        if clients.isEmpty && names.isEmpty {
-            reader.error(node, "clients is empty", hint: "name at least one client, e.g. clients: [ann]")
         }
         return (clients, names)
     }
