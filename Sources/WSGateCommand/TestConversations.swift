@@ -11,13 +11,17 @@ struct TestConversations: AsyncParsableCommand {
         commandName: "test",
         abstract: "Run conversation files against a configuration, like a test runner.",
         discussion: """
-            Serves CONFIG in-process on 127.0.0.1 and an ephemeral port (a fresh gateway for every
-            conversation, so rooms and name counters start anew), then runs each conversation file: its
-            clients connect, send and expect messages step by step. Prints a line per conversation, each
-            failure with its file:line, step, expected and actual, and 'N passed, N failed'. A directory
-            runs its *.test.yaml files. The format of conversation files is in
-            schemas/wsgate-test.schema.json (`wsgate schema --conversation`); `wsgate validate` checks them.
-            Exits 0 when every conversation passed, 1 when any failed or CONFIG is invalid.
+            Serves CONFIG in-process on 127.0.0.1 and an ephemeral port, a fresh
+            gateway for every conversation (rooms and name counters start anew),
+            and runs each conversation file: its clients connect, send and expect
+            messages step by step. Prints a line per conversation, each failure
+            with its file:line, step, expected and actual, then 'N passed,
+            N failed'. A directory runs its *.test.yaml files.
+
+            The file format: schemas/wsgate-test.schema.json (printed by
+            `wsgate schema --conversation`); `wsgate validate` checks the files.
+            Exits 0 when every conversation passed, 1 when any failed or CONFIG
+            is invalid.
             """
     )
 
@@ -30,7 +34,7 @@ struct TestConversations: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the results as JUnit XML to FILE, for CI systems.", valueName: "FILE"))
     var junit: String?
 
-    @Option(help: "The gateway's log level on standard error (default: error).")
+    @Option(help: "The gateway's log level on standard error.")
     var logLevel: String = "error"
 
     func validate() throws {
