@@ -67,8 +67,21 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ConversationTesting",
+            dependencies: [
+                "Gateway",
+                "GatewayConfig",
+                "WebSocketEngine",
+                "WebSocketTesting",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "WSGateCommand",
             dependencies: [
+                "ConversationTesting",
                 "Gateway",
                 "GatewayConfig",
                 "WebSocketEngine",
@@ -114,6 +127,10 @@ let package = Package(
                 "Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        .testTarget(
+            name: "ConversationTestingTests",
+            dependencies: ["ConversationTesting", "GatewayConfig", "WebSocketEngine"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -19,7 +19,14 @@ struct Schema: ParsableCommand {
     @Option(help: "json: the JSON Schema; markdown: the configuration reference (docs/configuration.md).")
     var format: Format = .json
 
+    @Flag(help: "Print the schema of conversation files (wsgate test) instead: schemas/wsgate-test.schema.json.")
+    var conversation = false
+
     func run() {
+        if conversation {
+            print(ConversationSchema.json(), terminator: "")
+            return
+        }
         switch format {
         case .json: print(ConfigSchema.json(), terminator: "")
         case .markdown: print(ConfigReference.markdown(), terminator: "")

@@ -6,10 +6,11 @@ import GatewayConfig
 /// `wsgate validate CONFIG… [--format text|json]`.
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check configuration files without serving them.",
+        abstract: "Check configuration (and conversation) files without serving them.",
         discussion: """
             Prints every problem as file:line:column: severity: message; hint (or, with --format json,
-            one JSON document for CI tools). Exits 0 when every file is valid (warnings allowed), 1 when
+            one JSON document for CI tools). Conversation files (`wsgate test`: named *.test.yaml, or
+            with a top-level 'steps:') are checked as such. Exits 0 when every file is valid (warnings allowed), 1 when
             any file has an error.
             """
     )
@@ -27,6 +28,10 @@ struct Validate: ParsableCommand {
     func run() throws {
         var reports: [FileReport] = []
         for path in configs {
+            if let report = Self.conversationReport(path) {
+                reports.append(report)
+                continue
+            }
             do {
                 let loaded = try ConfigLoader.load(path: path, customExtensions: ExtensionRegistry.current.customNames)
                 reports.append(
@@ -41,7 +46,7 @@ struct Validate: ParsableCommand {
         case .text:
             for report in reports {
                 ConfigSource.report(report.diagnostics)
-                if report.valid { print("\(report.file): valid (\(report.endpoints ?? 0) endpoints)") }
+                if report.valid { print("\(report.file): valid (\(report.summary))") }
             }
         case .json:
             let encoder = JSONEncoder()
@@ -53,11 +58,33 @@ struct Validate: ParsableCommand {
     }
 }
 
+extension Validate {
+    /// The report for a conversation file (`wsgate test`), recognised by its name (`*.test.yaml`) or its
+    /// top-level `steps:`; nil for a configuration file.
+    fileprivate static func conversationReport(_ path: String) -> FileReport? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            ConversationLoader.isConversation(path: path, yaml: text)
+        else { return nil }
+        do {
+            let conversation = try ConversationLoader.parse(yaml: text, file: path)
+            return FileReport(
+                file: path, valid: true, endpoints: nil, diagnostics: [],
+                kind: "a conversation of \(conversation.steps.count) steps")
+        } catch {
+            return FileReport(file: path, valid: false, endpoints: nil, diagnostics: error.diagnostics)
+        }
+    }
+}
+
 private struct FileReport {
     let file: String
     let valid: Bool
     let endpoints: Int?
     let diagnostics: [ConfigDiagnostic]
+    /// What a conversation file holds; nil for a configuration.
+    var kind: String? = nil
+    /// What a valid file holds, e.g. `2 endpoints` or `a conversation of 5 steps`.
+    var summary: String { kind ?? "\(endpoints ?? 0) endpoints" }
 }
 
 /// The `--format json` document.

@@ -7,9 +7,9 @@ public struct WSGateCommand: AsyncParsableCommand {
         commandName: "wsgate",
         abstract: "A WebSocket gateway you configure instead of program.",
         discussion: """
-            Exit codes: 0 success, 1 invalid configuration or a failure while serving, 2 usage error.
+            Exit codes: 0 success, 1 invalid configuration, a failed test or a failure while serving, 64 usage error.
             """,
-        subcommands: [Serve.self, Validate.self, Schema.self, Healthcheck.self],
+        subcommands: [Serve.self, Validate.self, Schema.self, TestConversations.self, Healthcheck.self],
         defaultSubcommand: Serve.self
     )
 

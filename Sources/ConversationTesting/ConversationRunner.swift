@@ -1,0 +1,259 @@
+import Foundation
+import Gateway
+import GatewayConfig
+import Logging
+import WebSocketEngine
+import WebSocketTesting
+
+/// Runs conversations against a gateway configuration served in-process on 127.0.0.1 and an
+/// ephemeral port (`wsgate test`).
+public struct ConversationRunner: Sendable {
+    /// The configuration under test.
+    public var configuration: GatewayConfiguration
+    /// Where the extensions the configuration names come from.
+    public var extensions: ExtensionRegistry
+    /// The gateway's log.
+    public var logger: Logger
+
+    public init(
+        configuration: GatewayConfiguration,
+        extensions: ExtensionRegistry = ExtensionRegistry.current,
+        logger: Logger = Logger(label: "wsgate-test")
+    ) {
+        self.configuration = configuration
+        self.extensions = extensions
+        self.logger = logger
+    }
+
+    /// Checks that the configuration's endpoints can be built (extensions known, paths routable).
+    public func checkConfiguration() throws {
+        _ = try GatewayApplication(configuration, extensions: extensions, logger: logger)
+    }
+
+    /// Runs one conversation against a gateway of its own, so rooms, their history, `{n}` counters and
+    /// shared processes start afresh for every conversation; stops at the first step that fails.
+    public func run(_ conversation: Conversation) async -> ConversationResult {
+        let start = ContinuousClock.now
+        var failure: ConversationResult.Failure?
+        do {
+            let application = try GatewayApplication(configuration, extensions: extensions, logger: logger)
+            let server = try await WebSocketServer.start(
+                router: application.router,
+                configuration: Gateway.serverConfiguration(
+                    for: configuration, listen: ListenAddress(host: "127.0.0.1", port: 0)),
+                logger: logger
+            )
+            application.start()
+            var session = ConversationSession(conversation: conversation, port: server.port)
+            failure = await session.run()
+            await session.disconnectAll()
+            await server.shutdown(grace: .seconds(1))
+            await application.shutdown()
+        } catch {
+            failure = ConversationResult.Failure(
+                kind: .invalid,
+                location: SourceLocation(file: conversation.file, line: 1, column: 1),
+                summary: "cannot start the gateway: \(error)"
+            )
+        }
+        return ConversationResult(
+            name: conversation.name, file: conversation.file, duration: ContinuousClock.now - start, failure: failure)
+    }
+}
+
+/// The clients of one running conversation and the steps that drive them.
+struct ConversationSession {
+    let conversation: Conversation
+    let port: Int
+    private var connections: [String: WebSocketTestClient] = [:]
+
+    init(conversation: Conversation, port: Int) {
+        self.conversation = conversation
+        self.port = port
+    }
+
+    /// Runs the steps in order; the failure of the first step that did not get what it expected.
+    mutating func run() async -> ConversationResult.Failure? {
+        let namingClient = conversation.clients.count > 1
+        for (index, step) in conversation.steps.enumerated() {
+            guard let (expected, actual) = await perform(step) else { continue }
+            return ConversationResult.Failure(
+                step: step, number: index + 1, namingClient: namingClient, expected: expected, actual: actual)
+        }
+        return nil
+    }
+
+    mutating func disconnectAll() async {
+        for client in connections.values { await client.disconnect() }
+        connections = [:]
+    }
+
+    /// Performs a step: nil when it got what it expected, else what it expected and what happened.
+    private mutating func perform(_ step: Step) async -> (expected: String, actual: String)? {
+        guard let spec = conversation.clients.first(where: { $0.name == step.client }) else {
+            return ("a declared client", "no client named '\(step.client)'")
+        }
+        switch step.action {
+        case .wait(let duration):
+            try? await Task.sleep(for: duration)
+            return nil
+        case .expectStatus(let status):
+            return await refused(spec, status: status, timeout: step.timeout)
+        default:
+            break
+        }
+        let client: WebSocketTestClient
+        switch await connection(spec, timeout: step.timeout) {
+        case .success(let connected): client = connected
+        case .failure(let problem): return ("the handshake to succeed (HTTP 101)", problem.actual)
+        }
+        switch step.action {
+        case .connect(let headers):
+            for header in headers where client.responseHeaders[header.name] != header.value {
+                let actual = client.responseHeaders[header.name].map { "\(header.name): \($0)" }
+                return ("\(header.name): \(header.value)", actual ?? "no \(header.name) header")
+            }
+            return nil
+        case .send(let payload):
+            let frame: Frame
+            switch payload {
+            case .text(let text): frame = .text(text)
+            case .binary(let bytes): frame = .binary(bytes)
+            }
+            do {
+                try await client.send(frame)
+                return nil
+            } catch {
+                return ("to send \(StepMatcher.describe(frame))", "the connection is closed")
+            }
+        case .expect(let expectation):
+            let expected = StepMatcher.describe(expectation)
+            switch await Self.nextFrame(client, within: step.timeout) {
+            case .frame(let frame):
+                return StepMatcher.matches(expectation, frame) ? nil : (expected, StepMatcher.describe(frame))
+            case let other: return (expected, other.actual(timeout: step.timeout))
+            }
+        case .expectClose(let code, let reason):
+            let expected = StepMatcher.describeClose(code: code, reason: reason)
+            switch await Self.nextFrame(client, within: step.timeout) {
+            case .frame(let frame):
+                return StepMatcher.matchesClose(code: code, reason: reason, frame)
+                    ? nil : (expected, StepMatcher.describe(frame))
+            case let other: return (expected, other.actual(timeout: step.timeout))
+            }
+        case .expectSilence(let duration):
+            let expected = "no message for \(StepMatcher.describe(duration))"
+            switch await Self.nextFrame(client, within: duration) {
+            case .timeout: return nil
+            case .frame(let frame): return (expected, StepMatcher.describe(frame))
+            case .disconnected: return (expected, Arrival.disconnected.actual(timeout: duration))
+            }
+        case .close(let code, let reason):
+            do {
+                try await client.send(.close(CloseReason(CloseReason.Code(UInt16(clamping: code)), reason)))
+                return nil
+            } catch {
+                return ("to send close \(code)", "the connection is closed")
+            }
+        case .disconnect:
+            await client.disconnect()
+            return nil
+        case .wait, .expectStatus:
+            return nil
+        }
+    }
+
+    /// Why a connection could not be opened.
+    struct ConnectProblem: Error {
+        /// The HTTP status of a refused handshake.
+        var status: Int? = nil
+        let actual: String
+    }
+
+    /// The client's connection, opened now if this is its first step.
+    private mutating func connection(
+        _ spec: Conversation.Client, timeout: Duration
+    ) async -> Result<WebSocketTestClient, ConnectProblem> {
+        if let open = connections[spec.name] { return .success(open) }
+        switch await Self.connect(spec, port: port, timeout: timeout) {
+        case .success(let client):
+            connections[spec.name] = client
+            return .success(client)
+        case .failure(let problem):
+            return .failure(problem)
+        }
+    }
+
+    /// `expect_status`: the handshake must be refused with `status`.
+    private mutating func refused(
+        _ spec: Conversation.Client, status: Int, timeout: Duration
+    ) async -> (expected: String, actual: String)? {
+        let expected = "the handshake refused with HTTP \(status)"
+        switch await Self.connect(spec, port: port, timeout: timeout) {
+        case .success(let client):
+            await client.disconnect()
+            return (expected, "HTTP 101: the handshake was accepted")
+        case .failure(let problem):
+            return problem.status == status ? nil : (expected, problem.actual)
+        }
+    }
+
+    static func connect(
+        _ spec: Conversation.Client, port: Int, timeout: Duration
+    ) async -> Result<WebSocketTestClient, ConnectProblem> {
+        let headers = spec.headers.map { ($0.name, $0.value) }
+        let attempt = await firstResult(within: timeout) {
+            try await WebSocketTestClient.connect(port: port, path: spec.target, headers: headers)
+        }
+        switch attempt {
+        case nil:
+            return .failure(ConnectProblem(actual: "no handshake response within \(StepMatcher.describe(timeout))"))
+        case .success(let client):
+            return .success(client)
+        case .failure(WebSocketTestClient.ClientError.handshakeRefused(let status, _, let body)):
+            let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            return .failure(
+                ConnectProblem(
+                    status: status, actual: "HTTP \(status)" + (trimmed.isEmpty ? "" : " \(StepMatcher.quote(trimmed))")
+                ))
+        case .failure(let error):
+            return .failure(ConnectProblem(actual: "cannot connect: \(error)"))
+        }
+    }
+
+    /// What arrived while a step waited.
+    enum Arrival {
+        case frame(Frame)
+        case timeout
+        case disconnected
+
+        func actual(timeout: Duration) -> String {
+            switch self {
+            case .frame(let frame): return StepMatcher.describe(frame)
+            case .timeout:
+                return
+                    "nothing within \(StepMatcher.describe(timeout)) (the step's timeout; set 'timeout:' on the step or the file to wait longer)"
+            case .disconnected: return "the connection closed without a close frame"
+            }
+        }
+    }
+
+    /// The next frame other than a ping or pong (the client answers pings itself).
+    static func nextFrame(_ client: WebSocketTestClient, within timeout: Duration) async -> Arrival {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return .timeout }
+            do {
+                switch try await client.receive(timeout: remaining) {
+                case .ping, .pong: continue
+                case let frame: return .frame(frame)
+                }
+            } catch WebSocketTestClient.ClientError.timeout {
+                return .timeout
+            } catch {
+                return .disconnected
+            }
+        }
+    }
+}
