@@ -358,3 +358,30 @@ def test_missing_tls_files_are_refused_before_listening(tmp_path):
     refused = subprocess.run([wsgate_binary(), "serve", config], capture_output=True, text=True, timeout=20)
     assert refused.returncode == 1
     assert "server.tls.certificate: cannot read a PEM certificate" in refused.stdout + refused.stderr
+
+
+def test_production_example_serves_wss_health_and_metrics(gateway_factory, tmp_path):
+    subprocess.run(["examples/make-dev-cert", str(tmp_path)], check=True, capture_output=True)
+    gateway = gateway_factory("examples/production.yaml", env={
+        "WSGATE_TLS_CERTIFICATE": str(tmp_path / "tls.crt"), "WSGATE_TLS_PRIVATE_KEY": str(tmp_path / "tls.key")})
+    context = ssl.create_default_context(cafile=str(tmp_path / "tls.crt"))
+    base = f"wss://127.0.0.1:{gateway.port}"
+
+    async def scenario():
+        async with connect(f"{base}/echo", ssl=context) as ws:
+            await ws.send("probe")
+            assert await ws.recv() == "probe"
+        async with connect(f"{base}/rooms/ops?nick=ann", ssl=context, origin="https://app.example.com") as ws:
+            assert await ws.recv() == "Welcome to ops, ann"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{base}/rooms/ops?nick=eve", ssl=context, origin="https://evil.example"):
+                pass
+        assert refused.value.response.status_code == 403
+
+    run(scenario())
+    status, body = http_get(f"https://127.0.0.1:{gateway.port}/healthz", context=context)
+    assert status == 200 and json.loads(body)["endpoints"] == 3
+    _, text = http_get(f"https://127.0.0.1:{gateway.port}/metrics", context=context)
+    assert metric(text, "wsgate_connections_total", endpoint="/rooms/{room}") == 1
+    assert metric(text, "wsgate_handshakes_refused_total", reason="origin_not_allowed") == 1
+    assert all(json.loads(line)["level"] for line in gateway.log().splitlines() if line.strip())
