@@ -23,6 +23,7 @@ extension WebSocketConnectionHandler {
             }
             let frame: Frame = message.kind == .text ? .text(message.data) : .binary(message.data)
             guard let source else { return }
+            deliveredMessage = true
             switch source.yield(frame) {
             case .produceMore: break
             case .stopProducing: consumerWantsMore = false
@@ -35,7 +36,9 @@ extension WebSocketConnectionHandler {
         case .sendClose(let reason, let then):
             finishInbound()
             keepAliveTimer?.cancel()
-            if then != .awaitPeerClose && consumption.hasIterator && !consumerGone {
+            // Wait for the handler when it reads `incoming`, or when a message is waiting for it there: its
+            // task may not have started iterating yet (a message and a close in the same read).
+            if then != .awaitPeerClose && (consumption.hasIterator || deliveredMessage) && !consumerGone {
                 pendingClose = (reason, then)
                 closeTimer?.cancel()
                 closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeDrainLimit) { [self] in
