@@ -141,7 +141,8 @@ extension WebSocketConnectionHandler {
         )
         let handler = route.handler
         let logger = self.logger
-        Task {
+        let executor = configuration.handlersRunOnEventLoop ? core.executor(for: context.eventLoop) : nil
+        Task(executorPreference: executor) {
             do {
                 try await handler(session)
                 await session.close(CloseReason(.normal))

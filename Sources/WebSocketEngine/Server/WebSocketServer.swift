@@ -26,6 +26,11 @@ public final class WebSocketServer: Sendable {
         public var maxRequestHeadSize: Int
         /// Most sessions open at once; beyond it the handshake gets HTTP 503. Default 10,000.
         public var maxConnections: Int
+        /// Run each session handler on its connection's event loop thread (true, the default): no thread
+        /// switch between the handler and its socket. A handler must then never block (no blocking I/O,
+        /// no long computation): hand such work to another task. False runs handlers on Swift's global
+        /// executor.
+        public var handlersRunOnEventLoop: Bool
 
         /// Creates a configuration; every argument has a default.
         public init(
@@ -33,13 +38,15 @@ public final class WebSocketServer: Sendable {
             port: Int = 8080,
             handshakeTimeout: Duration = .seconds(10),
             maxRequestHeadSize: Int = 16 * 1024,
-            maxConnections: Int = 10_000
+            maxConnections: Int = 10_000,
+            handlersRunOnEventLoop: Bool = true
         ) {
             self.host = host
             self.port = port
             self.handshakeTimeout = handshakeTimeout
             self.maxRequestHeadSize = maxRequestHeadSize
             self.maxConnections = maxConnections
+            self.handlersRunOnEventLoop = handlersRunOnEventLoop
         }
     }
 
