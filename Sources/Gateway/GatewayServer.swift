@@ -142,6 +142,8 @@ public final class GatewayServer: Sendable {
         state.withLockedValue { state in
             state.configuration = next
             state.application = application
+            // Keep replaced endpoints only while their sessions run (a drain waits for those).
+            state.retired.removeAll { $0.activeSessions == 0 }
             state.retired.append(previous)
         }
         server.replaceRouter(router)

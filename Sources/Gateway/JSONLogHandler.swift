@@ -2,6 +2,14 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
+#if canImport(Glibc)
+    import Glibc
+    private let systemWrite = Glibc.write
+#elseif canImport(Darwin)
+    import Darwin
+    private let systemWrite = Darwin.write
+#endif
+
 /// A swift-log handler writing one JSON object per line (`log.format: json`), for log collectors:
 /// `{"time":"…","level":"info","logger":"wsgate","message":"connection opened","endpoint":"/echo",…}`.
 /// Metadata keys become top-level fields; values are strings.
@@ -17,7 +25,14 @@ public struct JSONLogHandler: LogHandler {
     public init(label: String) {
         self.init(label: label) { line in
             Self.output.withLockedValue { _ in
-                FileHandle.standardOutput.write(Data(line.utf8))
+                // Plain write(2): a closed or full stdout loses log lines, it never stops the gateway.
+                var bytes = Array(line.utf8)[...]
+                while !bytes.isEmpty {
+                    let written = bytes.withUnsafeBytes { systemWrite(STDOUT_FILENO, $0.baseAddress, $0.count) }
+                    if written < 0 && errno == EINTR { continue }
+                    if written <= 0 { return }
+                    bytes = bytes.dropFirst(written)
+                }
             }
         }
     }
