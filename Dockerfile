@@ -80,9 +80,10 @@ RUN groupadd --system --gid "${WSGATE_UID}" wsgate \
 
 COPY --from=build /out/wsgate /usr/local/bin/wsgate
 COPY --from=build /out/swift-backtrace-static /usr/local/libexec/swift-backtrace-static
-# The default configuration, owned by root and read-only to wsgate. Mount your
-# own over it (read-only), or pass another path after `serve`.
-COPY examples/echo.yaml /etc/wsgate/wsgate.yaml
+# The default configuration, owned by root and read-only to wsgate (0644
+# whatever the checkout's umask). Mount your own over it (read-only), or pass
+# another path after `serve`.
+COPY --chmod=0644 examples/echo.yaml /etc/wsgate/wsgate.yaml
 
 # A crash prints a symbolicated backtrace of every thread to stderr.
 ENV SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/usr/local/libexec/swift-backtrace-static
