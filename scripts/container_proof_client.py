@@ -11,7 +11,7 @@
         server to close the session with 1001 (Going Away) within S seconds.
 
 Prints one PASS or FAIL line per check; exit status 0 when all passed, 1 when
-one failed.
+one failed, 3 when `drain` failed before it could send the signal.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 failures = 0
+signalled = False
 
 
 def check(ok: bool, what: str) -> None:
@@ -63,8 +64,10 @@ async def drain(url: str, pid: int, grace: float) -> None:
     async with connect(url, open_timeout=5, close_timeout=5) as ws:
         greeting = await asyncio.wait_for(ws.recv(), 5)
         check(greeting == "Please enter your name", f"drain: session open, greeting {greeting!r}")
+        global signalled
         started = time.monotonic()
         os.kill(pid, signal.SIGTERM)
+        signalled = True
         try:
             extra = await asyncio.wait_for(ws.recv(), grace)
             check(False, f"drain: expected a close after SIGTERM, got {extra!r}")
@@ -107,6 +110,8 @@ def main() -> int:
             asyncio.run(drain(options.url, options.pid, options.grace))
     except Exception as error:  # a refused upgrade, a reset: report it as the failed check
         check(False, f"{options.action}: {type(error).__name__}: {error}")
+    if failures and options.action == "drain" and not signalled:
+        return 3
     return 1 if failures else 0
 
 
