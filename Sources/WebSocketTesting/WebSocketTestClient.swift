@@ -77,7 +77,7 @@ public final class WebSocketTestClient: Sendable {
         let closeSent = NIOLockedValueBox(false)
         let handshake = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: HTTPResponseHead.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
