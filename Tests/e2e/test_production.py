@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import wsgate_binary
+from conftest import free_port, wsgate_binary
 
 
 def run(coroutine, timeout=60):
@@ -385,3 +385,27 @@ def test_production_example_serves_wss_health_and_metrics(gateway_factory, tmp_p
     assert metric(text, "wsgate_connections_total", endpoint="/rooms/{room}") == 1
     assert metric(text, "wsgate_handshakes_refused_total", reason="origin_not_allowed") == 1
     assert all(json.loads(line)["level"] for line in gateway.log().splitlines() if line.strip())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the gateway as another user, which needs root")
+def test_serves_as_an_unprivileged_user(tmp_path):
+    """The container runs wsgate as uid 10001: nothing on the accept path may need privileges."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+         wsgate_binary(), "serve", "examples/echo.yaml", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: healthcheck(f"http://127.0.0.1:{port}/healthz").returncode == 0, 20)
+
+        async def scenario():
+            async with connect(f"ws://127.0.0.1:{port}/echo") as ws:
+                assert await ws.recv() == "Please enter your name"
+                await ws.send("nobody")
+                assert await ws.recv() == "Hi, nobody!"
+
+        run(scenario())
+    finally:
+        process.terminate()
+        assert process.wait(timeout=15) == 0
