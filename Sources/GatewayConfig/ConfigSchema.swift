@@ -8,12 +8,7 @@ import Foundation
 public enum ConfigSchema {
     /// The schema as pretty-printed JSON with sorted keys (what `wsgate schema` prints).
     public static func json() -> String {
-        let data =
-            (try? JSONSerialization.data(
-                withJSONObject: document(),
-                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            )) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        prettyJSON(document())
     }
 
     static func document() -> [String: Any] {
@@ -101,4 +96,15 @@ public enum ConfigSchema {
         if !required.isEmpty { result["required"] = required }
         return result
     }
+}
+
+/// A JSON document as pretty-printed text with sorted keys and a final newline (how the committed
+/// schemas are written, so a test can compare them byte for byte).
+func prettyJSON(_ document: [String: Any]) -> String {
+    let data =
+        (try? JSONSerialization.data(
+            withJSONObject: document,
+            options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        )) ?? Data()
+    return String(decoding: data, as: UTF8.self) + "\n"
 }

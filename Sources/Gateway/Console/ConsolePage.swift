@@ -113,35 +113,11 @@ public enum ConsolePage {
     /// inside a `<script>` element: `<`, `>` and `&` are written as `\u003c`, `\u003e` and `\u0026`.
     static func endpointsJSON(_ endpoints: [ConsoleEndpoint]) -> String {
         let objects = endpoints.map { endpoint in
-            let subprotocols = endpoint.subprotocols.map(jsonString).joined(separator: ",")
-            return #"{"path":\#(jsonString(endpoint.path)),"type":\#(jsonString(endpoint.type)),"#
+            let subprotocols = endpoint.subprotocols.map(JSONText.quoted).joined(separator: ",")
+            return #"{"path":\#(JSONText.quoted(endpoint.path)),"type":\#(JSONText.quoted(endpoint.type)),"#
                 + #""subprotocols":[\#(subprotocols)]}"#
         }
         return "[" + objects.joined(separator: ",") + "]"
-    }
-
-    /// `text` as a JSON string literal that is also safe inside an HTML `<script>` element.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}": out += unicodeEscape(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += unicodeEscape(scalar)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// `\uXXXX` for a scalar of the Basic Multilingual Plane.
-    private static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
-        let hex = String(scalar.value, radix: 16)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// `text` with the five HTML special characters replaced by entities.

@@ -8,12 +8,7 @@ import Foundation
 public enum ConversationSchema {
     /// The schema as pretty-printed JSON with sorted keys (what `wsgate schema --conversation` prints).
     public static func json() -> String {
-        let data =
-            (try? JSONSerialization.data(
-                withJSONObject: document(),
-                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            )) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        prettyJSON(document())
     }
 
     static func document() -> [String: Any] {
