@@ -54,12 +54,13 @@ package struct FrameParser: Sendable {
         case .payload(let remaining, let key, let offset):
             let count = min(remaining, buffer.readableBytes)
             guard count > 0 else { return nil }
+            guard var chunk = buffer.readSlice(length: count) else { return nil }
             if let key {
-                buffer.withUnsafeMutableReadableBytes { bytes in
-                    applyMask(key, to: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<count]), offset: offset)
-                }
+                // Unmask the slice, not the read buffer: once an earlier frame's slice shares the read
+                // buffer's storage, writing to the buffer would copy all of it for every frame; writing
+                // to the slice copies only this payload.
+                chunk.withUnsafeMutableReadableBytes { bytes in applyMask(key, to: bytes, offset: offset) }
             }
-            guard let chunk = buffer.readSlice(length: count) else { return nil }
             if remaining == count {
                 state = .endPending
             } else {
