@@ -3,24 +3,32 @@ import NIOCore
 
 /// What the session (and fan-out) asks of the connection, always on its event loop.
 extension WebSocketConnectionHandler {
-    /// Sends a frame for the session; completes `promise` once the outbound buffer has room again.
-    func send(_ frame: Frame, promise: EventLoopPromise<Void>?) {
+    /// What ``sendNow(_:)`` did.
+    enum SendOutcome {
+        /// Written, and the outbound buffer has room.
+        case done
+        /// Not written, or an extension failed.
+        case failed(any Error)
+        /// Written; the outbound buffer is over its limit: wait with ``waitForWritable(_:)``.
+        case mustWait
+    }
+
+    /// Sends a frame for the session, synchronously on the event loop.
+    func sendNow(_ frame: Frame) -> SendOutcome {
         guard let context, case .open = phase, !closeWritten else {
-            if case .close = frame { promise?.succeed() } else { promise?.fail(WebSocketError.sessionClosed) }
-            return
+            if case .close = frame { return .done }
+            return .failed(WebSocketError.sessionClosed)
         }
         switch frame {
         case .text(let payload), .binary(let payload):
             let opcode: Opcode
             if case .text = frame { opcode = .text } else { opcode = .binary }
             if let error = writeMessage(opcode, payload, flush: true, context: context) {
-                promise?.fail(error)
-                return
+                return .failed(error)
             }
         case .ping(let payload), .pong(let payload):
             guard payload.readableBytes <= 125 else {
-                promise?.fail(WebSocketError.controlFrameTooLong(payload.readableBytes))
-                return
+                return .failed(WebSocketError.controlFrameTooLong(payload.readableBytes))
             }
             if case .ping = frame {
                 writeFrame(.ping, payload, context: context)
@@ -34,14 +42,28 @@ extension WebSocketConnectionHandler {
                 // A close reply was waiting for this handler: it is done, so the reply goes now.
                 flushPendingClose()
             }
-            promise?.succeed()
-            return
+            return .done
         }
-        guard let promise else { return }
-        if context.channel.isWritable {
+        return context.channel.isWritable ? .done : .mustWait
+    }
+
+    /// Completes `promise` once the outbound buffer has room again (or fails it when the session closes).
+    func waitForWritable(_ promise: EventLoopPromise<Void>) {
+        if let context, context.channel.isWritable {
             promise.succeed()
+        } else if context == nil || closeWritten {
+            promise.fail(WebSocketError.sessionClosed)
         } else {
             writabilityWaiters.append(promise)
+        }
+    }
+
+    /// Sends a frame for the session; completes `promise` once the outbound buffer has room again.
+    func send(_ frame: Frame, promise: EventLoopPromise<Void>?) {
+        switch sendNow(frame) {
+        case .done: promise?.succeed()
+        case .failed(let error): promise?.fail(error)
+        case .mustWait: if let promise { waitForWritable(promise) }
         }
     }
 

@@ -46,9 +46,23 @@ public final class WebSocketSession: Sendable {
     /// Waits while the connection's outbound buffer is full, so a slow peer slows its sender and no queue grows
     /// without bound.
     public func send(_ frame: Frame) async throws {
-        let promise = eventLoop.makePromise(of: Void.self)
         let connection = self.connection
-        eventLoop.execute { connection.value.send(frame, promise: promise) }
+        if loop.inEventLoop {
+            // The handler runs on its connection's loop (the default): write now, wait only when full.
+            switch connection.value.sendNow(frame) {
+            case .done:
+                return
+            case .failed(let error):
+                throw error
+            case .mustWait:
+                let promise = loop.makePromise(of: Void.self)
+                connection.value.waitForWritable(promise)
+                try await promise.futureResult.get()
+                return
+            }
+        }
+        let promise = loop.makePromise(of: Void.self)
+        loop.execute { connection.value.send(frame, promise: promise) }
         try await promise.futureResult.get()
     }
 
