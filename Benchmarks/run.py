@@ -265,7 +265,7 @@ def idle_benchmark(args, configs, results):
         "hummingbird": lambda port: [str(HUMMINGBIRD), str(port)],
         "gorilla": lambda port: [str(BUILD / "echoserver"), f"-addr=127.0.0.1:{port}"],
     }
-    hold = 6 if args.quick else 12
+    hold = 120  # an upper bound: the client is stopped once the server's RSS is read
     clients = {
         "wsgate bench": lambda server: [
             str(WSGATE), "bench", server.url(), "--mode", "idle", "--connections", str(count), "--in-flight", "64",
@@ -307,10 +307,8 @@ def idle_once(server_command, client_command, count):
         connect_seconds = time.monotonic() - started
         time.sleep(1.0)
         after = rss_kib(server.process.pid)
-        client.stdin.close()
-        out, err = client.communicate(timeout=60)
-        if client.returncode != 0:
-            raise RuntimeError(f"idle client exited {client.returncode}: {err.strip()[-400:]}")
+        client.terminate()
+        client.communicate(timeout=60)
         return {
             "connections": ready, "rss_before_kib": before, "rss_after_kib": after,
             "kib_per_connection": (after - before) / max(1, ready), "connect_seconds": connect_seconds,
@@ -418,7 +416,10 @@ def markdown(summary):
                     f"{fmt(row['max'], unit)}) | {per_cpu} | {p50} | {p99} |")
         for server, by_client in entry["ratios"].items():
             parts = ", ".join(f"{value:.2f}× ({client})" for client, value in by_client.items())
-            lines.append(f"\nwsgate vs {server}: {parts}")
+            if "KiB" in unit:
+                lines.append(f"\n{server}'s memory per connection / wsgate's: {parts}")
+            else:
+                lines.append(f"\nwsgate / {server}: {parts}")
         lines.append("")
     return "\n".join(lines)
 
@@ -464,7 +465,8 @@ def main():
     parser.add_argument("--connections", type=int, default=16, help="echo connections")
     parser.add_argument("--in-flight", type=int, default=8, help="echo messages in flight per connection")
     parser.add_argument("--idle", type=int, help="idle connections (default 10000, --quick 1000)")
-    parser.add_argument("--client-threads", type=int, default=2, help="wsgate bench --threads")
+    parser.add_argument("--client-threads", type=int, default=1,
+                        help="wsgate bench --threads (1: the client takes at most one of the cores)")
     parser.add_argument("--out", default=str(RESULTS), help="where results.json, results.md and the plots go")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as they are")
     parser.add_argument("--no-plot", action="store_true")

@@ -231,9 +231,30 @@ public struct LoadGenerator: Sendable {
         let handshake = ClientHandshake(
             url: plan.url, deflate: plan.deflate, key: ClientHandshake.randomKey(using: &random))
         let seed = random.next()
+        let connected: (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>)
+        do {
+            connected = try await connect(group, handshake: handshake, seed: seed, index: index, makeDriver: makeDriver)
+        } catch let error as NIOConnectionError {
+            let reason = error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
+            throw BenchError.connection("cannot connect to \(plan.url.host):\(plan.url.port): \(reason)")
+        }
+        let (channel, upgraded, done) = connected
+        do {
+            let agreed = try await upgraded.get()
+            return Dialed(channel: channel, deflate: agreed, done: done)
+        } catch {
+            _ = try? await done.get()
+            throw error
+        }
+    }
+
+    private func connect(
+        _ group: MultiThreadedEventLoopGroup, handshake: ClientHandshake, seed: UInt64, index: Int,
+        makeDriver: @escaping DriverFactory
+    ) async throws -> (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>) {
         let timeout = TimeAmount.nanoseconds(plan.timeout.nanoseconds)
         let deflate = plan.deflate
-        let (channel, upgraded, done) = try await ClientBootstrap(group: group)
+        return try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: plan.url.host, port: plan.url.port) { channel in
@@ -247,13 +268,6 @@ public struct LoadGenerator: Sendable {
                     return (channel, upgraded.futureResult, done.futureResult)
                 }
             }
-        do {
-            let agreed = try await upgraded.get()
-            return Dialed(channel: channel, deflate: agreed, done: done)
-        } catch {
-            _ = try? await done.get()
-            throw error
-        }
     }
 
     // MARK: summing up
