@@ -40,28 +40,32 @@ def main():
                 for client in by_client:
                     if (server, client) not in series:
                         series.append((server, client))
-        width = 0.8 / len(series)
-        figure, axes = plt.subplots(figsize=(max(6, 2.4 * len(cases) + 2), 4.2))
-        for index, (server, client) in enumerate(series):
-            xs, heights, low, high = [], [], [], []
-            for position, case in enumerate(cases):
+        # One panel per case, each on its own scale: 64 B and 16 KiB rates differ tenfold.
+        figure, panels = plt.subplots(1, len(cases), figsize=(max(5.5, 3.2 * len(cases)), 4.4), squeeze=False)
+        for panel, case in zip(panels[0], cases):
+            labels, heights, low, high, colors, alphas = [], [], [], [], [], []
+            for server, client in series:
                 row = summary[case]["rows"].get(server, {}).get(client)
                 if not row:
                     continue
-                xs.append(position - 0.4 + width * (index + 0.5))
+                labels.append(f"{server}\n({client.replace('gorilla client', 'Go client')})")
                 heights.append(row["median"])
                 low.append(row["median"] - row["min"])
                 high.append(row["max"] - row["median"])
-            axes.bar(xs, heights, width * 0.95, yerr=[low, high], capsize=2, color=COLORS.get(server, "#718096"),
-                     alpha=1.0 if client == "wsgate bench" else 0.55, edgecolor="black", linewidth=0.4,
-                     label=f"{server} ({client})")
-        axes.set_xticks(range(len(cases)))
-        axes.set_xticklabels(cases)
-        axes.set_title(title, fontsize=11)
-        axes.grid(axis="y", alpha=0.3)
-        axes.legend(fontsize=7, ncol=2)
+                colors.append(COLORS.get(server, "#718096"))
+                alphas.append(1.0 if client == "wsgate bench" else 0.5)
+            bars = panel.bar(range(len(heights)), heights, 0.8, yerr=[low, high], capsize=2, color=colors,
+                             edgecolor="black", linewidth=0.4)
+            for bar, alpha in zip(bars, alphas):
+                bar.set_alpha(alpha)
+            panel.set_xticks(range(len(labels)))
+            panel.set_xticklabels(labels, fontsize=6.5, rotation=90)
+            panel.set_title(case, fontsize=9)
+            panel.grid(axis="y", alpha=0.3)
+            panel.tick_params(axis="y", labelsize=7)
+        figure.suptitle(title + "\nsolid: driven by wsgate bench, pale: by the Go gorilla client", fontsize=10)
         figure.text(0.99, 0.01, footer, ha="right", fontsize=7, color="#555555")
-        figure.tight_layout(rect=(0, 0.03, 1, 1))
+        figure.tight_layout(rect=(0, 0.03, 1, 0.98))
         figure.savefig(out / f"{name}.png", dpi=110)
         plt.close(figure)
         print(out / f"{name}.png")

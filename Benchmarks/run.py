@@ -355,9 +355,10 @@ def summarize(results):
             for client, runs in by_client.items():
                 values = [run["value"] for run in runs]
                 cpu = [run["server_cpu_s"] for run in runs if run.get("server_cpu_s")]
+                # Units of work (the rate times the client's own seconds) per second of server CPU.
                 per_cpu = [
-                    run.get("count", run.get("messages", run.get("deliveries", 0))) / run["server_cpu_s"]
-                    for run in runs if run.get("server_cpu_s")
+                    run["value"] * run["seconds"] / run["server_cpu_s"]
+                    for run in runs if run.get("server_cpu_s") and run.get("seconds")
                 ]
                 rows.setdefault(server, {})[client] = {
                     "median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values),
