@@ -29,7 +29,6 @@ def main():
     out = pathlib.Path(sys.argv[2])
     summary = report["summary"]
     machine = report["machine"]
-    footer = f"{machine['cores']} cores, {machine['cpu']}; medians of {report['arguments']['runs']} runs, min–max bars"
     for name, title, belongs in GROUPS:
         cases = [case for case in summary if belongs(case)]
         if not cases:
@@ -40,6 +39,9 @@ def main():
                 for client in by_client:
                     if (server, client) not in series:
                         series.append((server, client))
+        runs = max(row["runs"] for case in cases for by_client in summary[case]["rows"].values()
+                   for row in by_client.values())
+        footer = f"{machine['cores']} cores, {machine['cpu']}; medians of {runs} runs, min–max bars"
         # One panel per case, each on its own scale: 64 B and 16 KiB rates differ tenfold.
         figure, panels = plt.subplots(1, len(cases), figsize=(max(5.5, 3.2 * len(cases)), 4.4), squeeze=False)
         for panel, case in zip(panels[0], cases):

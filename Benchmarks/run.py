@@ -167,9 +167,22 @@ def write_configs(folder):
 # ---------------------------------------------------------------- benchmarks
 
 
+ECHO_CASES = {"echo-64": (64, False), "echo-16k": (16384, False), "echo-64-deflate": (64, True),
+              "echo-16k-deflate": (16384, True)}
+PIECES = [*ECHO_CASES, "broadcast", "relay", "idle"]
+
+
+def piece_of(case):
+    """Which --only piece a result case belongs to ("echo 16 KiB deflate" -> "echo-16k-deflate")."""
+    if case.startswith("echo"):
+        size = "16k" if "KiB" in case else "64"
+        return f"echo-{size}{'-deflate' if 'deflate' in case else ''}"
+    return {"broadcast": "broadcast", "process": "relay", "idle": "idle"}[case.split()[0]]
+
+
 def echo_benchmark(args, configs, results):
     echo_config = configs[0]
-    cases = [(64, False), (16384, False), (64, True), (16384, True)]
+    cases = [ECHO_CASES[name] for name in ECHO_CASES if name in args.pieces]
     seconds = 1.0 if args.quick else 4.0
     servers = {
         "wsgate": lambda deflate: lambda port: [
@@ -445,8 +458,31 @@ def machine():
 
 def other_builds():
     """Other heavy processes (a Swift build or test run) that would share the 2 cores."""
-    out = subprocess.run(["pgrep", "-fa", "swift-build|swift-test|xctest|swiftc"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-fa", "swift-build|swift-test|xctest|swiftc|kosoku|autobahn|pytest"],
+                         capture_output=True, text=True)
     return [line for line in out.stdout.splitlines() if str(os.getpid()) not in line]
+
+
+class BusyWatch:
+    """Polls for other heavy processes (builds, test runs) every few seconds while the benchmarks run."""
+
+    def __init__(self):
+        import threading
+
+        self.seen = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self):
+        while not self.stopped.wait(3):
+            for line in other_builds():
+                self.seen.setdefault(line, time.strftime("%H:%M:%S"))
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join()
+        return [f"{first_seen} {line}" for line, first_seen in self.seen.items()]
 
 
 def plot(summary, out):
@@ -462,7 +498,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one short run of each: a smoke check")
     parser.add_argument("--runs", type=int, help="runs of each server × client (default 3, --quick 1)")
-    parser.add_argument("--only", default="echo,broadcast,relay,idle", help="comma-separated benchmarks")
+    parser.add_argument("--only", default="echo,broadcast,relay,idle",
+                        help="comma-separated: echo (all four) or echo-64, echo-16k, echo-64-deflate, "
+                             "echo-16k-deflate; broadcast, relay, idle. Replaces those in --out's results.json")
+    parser.add_argument("--require-quiet", action="store_true",
+                        help="exit 3 without writing when a build or test run shared the machine")
     parser.add_argument("--connections", type=int, default=16, help="echo connections")
     parser.add_argument("--in-flight", type=int, default=8, help="echo messages in flight per connection")
     parser.add_argument("--idle", type=int, help="idle connections (default 10000, --quick 1000)")
@@ -473,6 +513,11 @@ def main():
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args()
     args.runs = args.runs or (1 if args.quick else 3)
+    args.pieces = []
+    for piece in args.only.split(","):
+        args.pieces += list(ECHO_CASES) if piece == "echo" else [piece]
+    if unknown := set(args.pieces) - set(PIECES):
+        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from echo, {', '.join(PIECES)}")
     args.idle = args.idle or (1000 if args.quick else 10000)
     raise_limits()
     if not args.no_build:
@@ -486,23 +531,44 @@ def main():
     results = {}
     started = time.time()
     load_before = os.getloadavg()
-    chosen = args.only.split(",")
-    for name, benchmark in [("echo", echo_benchmark), ("broadcast", broadcast_benchmark),
-                            ("relay", relay_benchmark), ("idle", idle_benchmark)]:
-        if name in chosen:
+    watch = BusyWatch()
+    if any(piece.startswith("echo") for piece in args.pieces):
+        echo_benchmark(args, configs, results)
+    for name, benchmark in [("broadcast", broadcast_benchmark), ("relay", relay_benchmark), ("idle", idle_benchmark)]:
+        if name in args.pieces:
             benchmark(args, configs, results)
+    busy_during = watch.stop()
+    if busy_during:
+        log("warning: heavy processes ran during the benchmarks:\n  " + "\n  ".join(busy_during))
+    for entry in results.values():
+        entry["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
+        entry["other_heavy_processes"] = busy + busy_during
+    if args.require_quiet and (busy or busy_during):
+        log("other heavy processes ran: results not kept (--require-quiet)")
+        sys.exit(3)
+    previous = out / "results.json"
+    if set(args.pieces) != set(PIECES) and previous.exists():
+        # A partial run replaces its own benchmarks in the last results and keeps the others.
+        kept = json.loads(previous.read_text())
+        for case, entry in kept["results"].items():
+            if piece_of(case) not in args.pieces:
+                results[case] = entry
+        log(f"kept the other benchmarks' results from {previous}")
+    order = {piece: index for index, piece in enumerate(PIECES)}
+    results = dict(sorted(results.items(), key=lambda item: order[piece_of(item[0])]))
     summary = summarize(results)
     report = {
         "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "seconds": time.time() - started, "load_before": load_before, "load_after": os.getloadavg(),
-        "other_heavy_processes": busy + other_builds(), "arguments": vars(args), "summary": summary,
+        "other_heavy_processes": busy + busy_during, "arguments": vars(args), "summary": summary,
         "results": results,
     }
     (out / "results.json").write_text(json.dumps(report, indent=1))
     table = markdown(summary)
     (out / "results.md").write_text(table)
     print(table)
-    print(f"\n{report['seconds']:.0f} s; load average before {load_before[0]:.2f}, after {report['load_after'][0]:.2f}")
+    print(f"\n{report['seconds']:.0f} s; load average before {load_before[0]:.2f}, after {report['load_after'][0]:.2f}; "
+          f"{len(report['other_heavy_processes'])} other heavy processes seen")
     if not args.no_plot:
         plot(summary, out)
 
