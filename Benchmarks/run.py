@@ -18,11 +18,14 @@ that no server is judged only by its own tool:
 Prints medians with the min–max spread and the ratios, and writes results.json,
 results.md and PNG plots to --out (default Benchmarks/results).
 
-    Benchmarks/run.py [--quick] [--runs 3] [--only echo,broadcast,relay,idle] [--out DIR]
+    Benchmarks/run.py [--quick] [--runs 3] [--only echo,broadcast,relay,idle] [--require-quiet] [--out DIR]
 
---quick is a smoke check (one short run of each, under ~2 minutes); the full run takes
-about 15 minutes on 2 cores. Needs Debian's golang-go, golang-github-gorilla-websocket-dev
-and websocketd (installed when missing) and matplotlib in .venv-bench (made when missing).
+--quick is a smoke check (one short run of each, under a minute here); the full run
+takes about 8 minutes on 2 cores, plus the builds. --only runs some benchmarks and
+replaces just those in --out's results.json; --require-quiet refuses results taken
+while a build or test run shared the machine. Needs Debian's golang-go,
+golang-github-gorilla-websocket-dev and websocketd (installed when missing) and
+matplotlib in .venv-bench (made when missing).
 """
 import argparse
 import json
