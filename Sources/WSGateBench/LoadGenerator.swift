@@ -62,8 +62,7 @@ public struct LoadGenerator: Sendable {
             case .failure(let error): firstError = firstError ?? error
             }
         }
-        if firstError == nil, plan.deflate, let refused = open.first(where: { !$0.deflate }) {
-            _ = refused
+        if firstError == nil, plan.deflate, open.contains(where: { !$0.deflate }) {
             firstError = BenchError.connection("the server did not agree to permessage-deflate")
         }
         if let firstError {
@@ -171,13 +170,13 @@ public struct LoadGenerator: Sendable {
         }
         var bytes = 0
         for connection in open { bytes += (try? await connection.done.get())?.bytesReceived ?? 0 }
-        var report = report(
+        var summary = report(
             seconds: holdSeconds, count: held, bytes: 0, sent: 0, failed: counters.failedCount,
             closedByServer: held - stillOpen, deflateNegotiated: plan.deflate && open.allSatisfy(\.deflate),
             latency: latency)
-        report.perSecond = dialSeconds > 0 ? Double(held) / dialSeconds : 0
-        report.bytesPerSecond = holdSeconds > 0 ? Double(bytes) / holdSeconds : 0
-        return report
+        summary.perSecond = dialSeconds > 0 ? Double(held) / dialSeconds : 0
+        summary.bytesPerSecond = holdSeconds > 0 ? Double(bytes) / holdSeconds : 0
+        return summary
     }
 
     // MARK: dialling

@@ -22,7 +22,7 @@ struct Bench: AsyncParsableCommand {
             --deflate offers permessage-deflate with no context takeover either way; the run
             fails if the server refuses it. Latency comes from HdrHistogram (3 significant
             digits). A progress line shows on stderr when it is a terminal.
-            Exit codes: 0 done, 1 a connection failed or the server refused, 64 usage error.
+            Exit codes: 0 done, 1 a connection or session failed or the server refused, 64 usage error.
 
             Examples:
               wsgate bench ws://127.0.0.1:8080/echo --connections 32 --in-flight 4 --size 16KiB
@@ -99,9 +99,9 @@ struct Bench: AsyncParsableCommand {
         } else {
             print(report.summary)
         }
-        if report.deflate && !report.deflateNegotiated { throw ExitCode(1) }
+        // The report is printed either way; the exit code says whether every connection did its work.
+        if report.failed > 0 || (report.deflate && !report.deflateNegotiated) { throw ExitCode(1) }
         if plan.mode != .idle && report.count == 0 { throw ExitCode(1) }
-        if report.failed > 0 && report.count == 0 { throw ExitCode(1) }
     }
 
     private func makePlan() throws -> BenchPlan {
