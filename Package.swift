@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -78,10 +79,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `wsgate bench`: the load client (its own NIO client, not the test client).
+        .target(
+            name: "WSGateBench",
+            dependencies: [
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .target(
             name: "WSGateCommand",
             dependencies: [
                 "ConversationTesting",
+                "WSGateBench",
                 "Gateway",
                 "GatewayConfig",
                 "WebSocketEngine",
@@ -126,6 +140,13 @@ let package = Package(
             dependencies: [
                 "Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
+            name: "WSGateBenchTests",
+            dependencies: [
+                "WSGateBench", "WebSocketEngine", "WebSocketTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
