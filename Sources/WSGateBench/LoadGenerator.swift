@@ -255,7 +255,7 @@ public struct LoadGenerator: Sendable {
         let deflate = plan.deflate
         return try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: plan.url.host, port: plan.url.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let upgraded = channel.eventLoop.makePromise(of: Bool.self)

@@ -7,6 +7,12 @@ import Subprocess
 import Synchronization
 import WebSocketEngine
 
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
 /// `type: process`: one process per connection, on websocketd's contract.
 ///
 /// - Text mode: each text message plus "\n" goes to stdin; each stdout line (without "\n" or "\r\n")
@@ -30,6 +36,8 @@ final class ProcessEndpoint: Sendable {
     private let metrics: ProcessMetrics
     /// Process groups running now (each child leads its own), for ``killAll()``.
     private let live = NIOLockedValueBox<Set<pid_t>>([])
+    /// The program once found: looking it up on PATH for every session cost a sixth of a short session.
+    private let found = NIOLockedValueBox<(path: FilePath, folder: FilePath)?>(nil)
 
     init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
         self.settings = settings
@@ -41,7 +49,7 @@ final class ProcessEndpoint: Sendable {
 
     /// Before the 101: a slot under `max_processes`, and a program that can start.
     func admit(_ request: WebSocketRequest) -> Admission {
-        guard ProcessIO.executable(for: settings) != nil else {
+        guard executable() != nil else {
             let program = settings.command.first ?? ""
             logger.error("cannot start process", metadata: ["endpoint": "\(path)", "command": "\(program)"])
             return .refuse(status: 502, message: "The endpoint's command '\(program)' cannot be started.")
@@ -64,7 +72,7 @@ final class ProcessEndpoint: Sendable {
         connectionLogger[metadataKey: "endpoint"] = "\(path)"
         connectionLogger[metadataKey: "connection"] = "\(id)"
         let logger = connectionLogger
-        guard let (executable, folder) = ProcessIO.executable(for: settings) else {
+        guard let (executable, folder) = executable() else {
             await session.close(CloseReason(.internalError, "the command cannot be started"))
             return
         }
@@ -141,6 +149,15 @@ final class ProcessEndpoint: Sendable {
         case .signaled(let signal):
             await session.close(CloseReason(.internalError, "process killed by signal \(signal)"))
         }
+    }
+
+    /// The program and its folder, looked up once it exists (a missing one is looked up again each time,
+    /// so installing it later works without a reload).
+    private func executable() -> (path: FilePath, folder: FilePath)? {
+        if let cached = found.withLockedValue({ $0 }) { return cached }
+        let resolved = ProcessIO.executable(for: settings)
+        if let resolved { found.withLockedValue { $0 = resolved } }
+        return resolved
     }
 
     /// Sends SIGKILL to the process group of every process still running (the end of a shutdown).
