@@ -23,9 +23,10 @@ extension WebSocketConnectionHandler {
         case .text(let payload), .binary(let payload):
             let opcode: Opcode
             if case .text = frame { opcode = .text } else { opcode = .binary }
-            if let error = writeMessage(opcode, payload, flush: true, context: context) {
+            if let error = writeMessage(opcode, payload, flush: false, context: context) {
                 return .failed(error)
             }
+            scheduleFlush(context: context)
         case .ping(let payload), .pong(let payload):
             guard payload.readableBytes <= 125 else {
                 return .failed(WebSocketError.controlFrameTooLong(payload.readableBytes))
@@ -45,6 +46,18 @@ extension WebSocketConnectionHandler {
             return .done
         }
         return context.channel.isWritable ? .done : .mustWait
+    }
+
+    /// Flushes once the jobs queued on the loop now have run: a handler answering a batch of messages read
+    /// together sends them in one write instead of one write each. Unflushed bytes count against the
+    /// outbound limit, so backpressure is unchanged.
+    func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
     }
 
     /// Completes `promise` once the outbound buffer has room again (or fails it when the session closes).

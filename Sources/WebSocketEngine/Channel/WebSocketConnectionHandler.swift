@@ -51,6 +51,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// Once the close frame is written, nothing more may be sent.
     var closeWritten = false
     var consumerGone = false
+    /// A flush is queued on the loop (see `scheduleFlush`).
+    var flushScheduled = false
     /// A message went into `incoming` (the handler has something to answer before a close reply).
     var deliveredMessage = false
 
