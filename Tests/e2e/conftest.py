@@ -65,6 +65,20 @@ class Gateway:
     def open_descriptors(self) -> int:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
+    async def settled_descriptors(self, quiet: float = 0.3, seconds: float = 5) -> int:
+        """The open descriptor count once it has not changed for `quiet` seconds (a baseline that the
+        start-up probe connection, closing just now, cannot inflate)."""
+        import asyncio
+
+        deadline = time.monotonic() + seconds
+        count, since = self.open_descriptors(), time.monotonic()
+        while time.monotonic() - since < quiet and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            now = self.open_descriptors()
+            if now != count:
+                count, since = now, time.monotonic()
+        return count
+
     async def descriptors_after_settling(self, baseline: int, seconds: float = 5) -> int:
         """The open descriptor count once it is back to `baseline`, or after `seconds`."""
         import asyncio

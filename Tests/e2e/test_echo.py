@@ -37,7 +37,7 @@ def test_bad_input_ends_only_that_connection_and_leaks_no_descriptor(gateway_fac
         async with connect(gateway.url("/"), max_size=None) as bystander:
             await bystander.send("warm-up")
             assert await bystander.recv() == "warm-up"
-            baseline = gateway.open_descriptors()
+            baseline = await gateway.settled_descriptors()
             for round_ in range(30):
                 # A raw socket sending an unmasked frame: the server answers 1002 and closes.
                 reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
@@ -62,7 +62,7 @@ def test_bad_input_ends_only_that_connection_and_leaks_no_descriptor(gateway_fac
                     ws.transport.abort()
             await bystander.send("still served")
             assert await bystander.recv() == "still served"
-            assert await gateway.descriptors_after_settling(baseline) == baseline
+            assert await gateway.descriptors_after_settling(baseline) <= baseline  # no descriptor leaked
 
     run(scenario())
 
@@ -122,7 +122,7 @@ def test_each_bad_input_ends_only_its_connection_with_the_right_code(gateway_fac
     async def scenario():
         headers = {"Origin": "https://good.example"}
         async with connect(gateway.url("/echo"), additional_headers=headers) as bystander:
-            baseline = gateway.open_descriptors()
+            baseline = await gateway.settled_descriptors()
             for _ in range(5):
                 await asyncio.gather(
                     bad("oversized frame"), bad("oversized message"), bad("invalid utf-8"), bad("never answers pings")
@@ -135,7 +135,7 @@ def test_each_bad_input_ends_only_its_connection_with_the_right_code(gateway_fac
                 refused.close()
                 await bystander.send("still served")
                 assert await bystander.recv() == "still served"
-            assert await gateway.descriptors_after_settling(baseline) == baseline
+            assert await gateway.descriptors_after_settling(baseline) <= baseline  # no descriptor leaked
 
     run(scenario())
 
