@@ -84,6 +84,7 @@ let package = Package(
             name: "WSGateBench",
             dependencies: [
                 "WebSocketEngine",
+                "GatewayConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

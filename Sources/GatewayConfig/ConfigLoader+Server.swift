@@ -57,7 +57,7 @@ extension ConfigLoader {
             guard let text = reader.string(value, "server.log.\(key)") else { continue }
             switch key {
             case "level":
-                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                let levels = ServerSettings.logLevels
                 if levels.contains(text) {
                     server.logLevel = text
                 } else {

@@ -30,19 +30,7 @@ public enum ConfigLoader {
         customExtensions: Set<String> = [],
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> LoadedConfiguration {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(diagnostics: [
-                ConfigDiagnostic(
-                    .error,
-                    SourceLocation(file: path, line: 1, column: 1),
-                    "cannot read the configuration file (\(error.localizedDescription))",
-                    hint: "check the path and its permissions"
-                )
-            ])
-        }
+        let text = try readText(path: path, what: "configuration file")
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try parse(
             yaml: text,
@@ -51,6 +39,20 @@ public enum ConfigLoader {
             customExtensions: customExtensions,
             environment: environment
         )
+    }
+
+    /// A file's text, or an error saying the file cannot be read (`what`: "configuration file", …).
+    static func readText(path: String, what: String) throws(ConfigError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(
+                    .error, SourceLocation(file: path, line: 1, column: 1),
+                    "cannot read the \(what) (\(error.localizedDescription))",
+                    hint: "check the path and its permissions")
+            ])
+        }
     }
 
     /// Parses and validates YAML text; `file` names it in diagnostics. `customExtensions` are the

@@ -62,7 +62,7 @@ public enum ConfigReference {
     public static let log: [Key] = [
         Key(
             "level",
-            .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+            .oneOf(ServerSettings.logLevels),
             serverDefaults.logLevel,
             "log level; `--log-level` overrides it"
         ),

@@ -50,6 +50,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var tls: TLSSettings?
     /// `log.level`: trace, debug, info, notice, warning, error, critical. Default info.
     public var logLevel: String = "info"
+    /// The names `log.level` accepts, quietest last.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     /// `log.format`: text (one readable line) or json (one object per line). Default text.
     public var logFormat: LogFormat = .text
 
@@ -109,6 +111,19 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Parses the authority of a URL: `host`, `host:port`, `[v6]` or `[v6]:port`, with `defaultPort` when
+    /// none is written; nil when malformed, when the host is empty or the port is 0.
+    public init?(authority: Substring, defaultPort: Int) {
+        let hasPort =
+            authority.hasPrefix("[")
+            ? authority.contains("]:") : authority.contains(":")
+        guard !authority.isEmpty, !authority.hasPrefix(":"),
+            let parsed = ListenAddress(parsing: hasPort ? String(authority) : "\(authority):\(defaultPort)"),
+            parsed.port > 0
+        else { return nil }
+        self = parsed
+    }
 }
 
 /// Settings every endpoint has; `defaults:` sets them for all, an endpoint overrides them for itself.

@@ -1,3 +1,5 @@
+import GatewayConfig
+
 /// What `wsgate bench` measures.
 public enum BenchMode: String, Sendable, CaseIterable {
     /// Connections × messages in flight: each message is timed until its echo comes back.
@@ -34,25 +36,9 @@ public struct BenchURL: Sendable, Equatable, CustomStringConvertible {
         let authority = rest.prefix { $0 != "/" && $0 != "?" }
         let tail = rest.dropFirst(authority.count)
         target = tail.isEmpty ? "/" : (tail.hasPrefix("?") ? "/" + tail : String(tail))
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            if after.isEmpty {
-                port = 80
-            } else {
-                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else { return nil }
-                port = value
-            }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            guard let value = Int(authority[authority.index(after: colon)...]) else { return nil }
-            port = value
-        } else {
-            host = String(authority)
-            port = 80
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        guard let address = ListenAddress(authority: authority, defaultPort: 80) else { return nil }
+        host = address.host
+        port = address.port
     }
 
     /// The value of the `Host` header.

@@ -107,25 +107,9 @@ struct HealthTarget: CustomStringConvertible {
         }
         let authority = rest.prefix { $0 != "/" }
         path = rest.count > authority.count ? String(rest.dropFirst(authority.count)) : "/"
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            if after.isEmpty {
-                port = tls ? 443 : 80
-            } else {
-                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else { return nil }
-                port = value
-            }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            guard let value = Int(authority[authority.index(after: colon)...]) else { return nil }
-            port = value
-        } else {
-            host = String(authority)
-            port = tls ? 443 : 80
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        guard let address = ListenAddress(authority: authority, defaultPort: tls ? 443 : 80) else { return nil }
+        host = address.host
+        port = address.port
     }
 
     var description: String { "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }

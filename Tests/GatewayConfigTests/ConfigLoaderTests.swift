@@ -233,6 +233,19 @@ func problems(_ yaml: String) -> [String] {
     func listenAddresses_parse(_ text: String, _ host: String, _ port: Int) {
         #expect(ListenAddress(parsing: text) == ListenAddress(host: host, port: port))
     }
+
+    @Test func urlAuthorities_parse_withTheSchemesDefaultPort() {
+        #expect(
+            ListenAddress(authority: "example.com", defaultPort: 80) == ListenAddress(host: "example.com", port: 80))
+        #expect(
+            ListenAddress(authority: "127.0.0.1:8443", defaultPort: 443) == ListenAddress(host: "127.0.0.1", port: 8443)
+        )
+        #expect(ListenAddress(authority: "[::1]", defaultPort: 443) == ListenAddress(host: "::1", port: 443))
+        #expect(ListenAddress(authority: "[::1]:9001", defaultPort: 80) == ListenAddress(host: "::1", port: 9001))
+        for bad in ["", ":80", "host:", "host:0", "host:70000", "::1", "[::1", "[::1]x"] {
+            #expect(ListenAddress(authority: Substring(bad), defaultPort: 80) == nil, "\(bad)")
+        }
+    }
 }
 
 @Suite struct ExtensionConfigTests {

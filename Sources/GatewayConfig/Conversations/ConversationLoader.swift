@@ -24,17 +24,7 @@ public enum ConversationLoader {
         path: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> Conversation {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(diagnostics: [
-                ConfigDiagnostic(
-                    .error, SourceLocation(file: path, line: 1, column: 1),
-                    "cannot read the conversation file (\(error.localizedDescription))",
-                    hint: "check the path and its permissions")
-            ])
-        }
+        let text = try ConfigLoader.readText(path: path, what: "conversation file")
         return try parse(yaml: text, file: path, environment: environment)
     }
 
