@@ -55,7 +55,9 @@ enum ProcessIO {
         maxMessageSize: Int,
         emit: (Frame) async -> Void
     ) async throws {
-        var lines = LineSplitter(maxLength: maxMessageSize)
+        // `unlimited` still bounds a line: at the largest message the engine holds, a line without "\n"
+        // goes out in pieces instead of growing without end.
+        var lines = LineSplitter(maxLength: EngineLimits.effectiveMessageLimit(maxMessageSize))
         for try await chunk in stream {
             let bytes = chunk.withUnsafeBytes { Array($0) }
             if mode == .binary {
@@ -86,17 +88,20 @@ enum ProcessIO {
 
 /// A process endpoint's metrics, through swift-metrics: `wsgate_processes_running{endpoint}`,
 /// `wsgate_processes_spawned_total{endpoint}`, `wsgate_processes_failed_total{endpoint}` (could not start,
-/// exited with a non-zero status, or was killed by a signal).
+/// exited with a non-zero status, or was killed by a signal), `wsgate_process_input_dropped_total{endpoint}`
+/// (a client's message for a shared process that was not running).
 struct ProcessMetrics: Sendable {
     let running: Meter
     let spawned: Counter
     let failed: Counter
+    let inputDropped: Counter
 
     init(endpoint: String) {
         let dimensions = [("endpoint", endpoint)]
         running = Meter(label: "wsgate_processes_running", dimensions: dimensions)
         spawned = Counter(label: "wsgate_processes_spawned_total", dimensions: dimensions)
         failed = Counter(label: "wsgate_processes_failed_total", dimensions: dimensions)
+        inputDropped = Counter(label: "wsgate_process_input_dropped_total", dimensions: dimensions)
     }
 
     /// Counts a started process; decrement `running` when it is gone.

@@ -11,7 +11,8 @@ extension WebSocketConnectionHandler {
             if !message.reserved.isEmpty {
                 do {
                     let compressed = message.data.readableBytes
-                    message = try extensions.decode(message, maxSize: options.maxMessageSize)
+                    message = try extensions.decode(
+                        message, maxSize: EngineLimits.effectiveMessageLimit(options.maxMessageSize))
                     metrics?.receivedCompressed.increment(by: Int64(compressed))
                     metrics?.receivedUncompressed.increment(by: Int64(message.data.readableBytes))
                 } catch {

@@ -52,7 +52,10 @@ final class PerMessageDeflate: WebSocketExtension {
     }
 
     func encode(_ message: ByteBuffer, isText: Bool) throws -> (payload: ByteBuffer, reservedBits: UInt8) {
-        guard message.readableBytes >= max(1, configuration.compressMinSize) else { return (message, 0) }
+        // Messages too large for the compressor's worst-case output buffer go out uncompressed.
+        guard message.readableBytes >= max(1, configuration.compressMinSize),
+            message.readableBytes < EngineLimits.largestMessage
+        else { return (message, 0) }
         let compressor = try compressor ?? makeCompressor()
         self.compressor = compressor
         var input = message
@@ -76,8 +79,10 @@ final class PerMessageDeflate: WebSocketExtension {
         input.writeBuffer(&message)
         input.writeBytes(Self.tail)
         // The output grows in steps and never past maxSize + 1 bytes: a small message that inflates to
-        // gigabytes (a zip bomb) fails without the whole ever being allocated.
-        let limit = maxSize == Int.max ? Int.max : maxSize + 1
+        // gigabytes (a zip bomb) fails without the whole ever being allocated. `unlimited` (Int.max) is
+        // the largest message the engine holds, so the buffer never grows past what a ByteBuffer can be.
+        let maxSize = EngineLimits.effectiveMessageLimit(maxSize)
+        let limit = maxSize + 1
         var output = allocator.buffer(capacity: min(limit, max(4096, input.readableBytes * 4)))
         var streamEnded = false
         while input.readableBytes > 0 {

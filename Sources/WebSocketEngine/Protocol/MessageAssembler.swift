@@ -29,10 +29,14 @@ package struct MessageAssembler: Sendable {
     private var frameLength = 0
     private let allocator = ByteBufferAllocator()
 
-    /// Creates an assembler; `maxMessageSize` bounds the reassembled message (`Int.max`: unlimited).
+    /// Creates an assembler; `maxMessageSize` bounds the reassembled message (`Int.max`: unlimited, which
+    /// means ``EngineLimits/largestMessage``).
     package init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
     }
+
+    /// Bytes of storage the message being assembled holds now (0 between messages).
+    package var heldCapacity: Int { partial?.data?.capacity ?? 0 }
 
     /// A data frame's header arrived.
     package mutating func frameStarted(_ header: FrameHeader) throws(ProtocolViolation) {
@@ -52,9 +56,13 @@ package struct MessageAssembler: Sendable {
             return
         }
         guard let current = partial else { return }
-        // Refuse an oversized message at the header, before its payload arrives.
+        // Refuse an oversized message at the header, before its payload arrives. The declared length is
+        // only compared, never allocated: a header may claim up to 2^63 − 1 bytes.
         if header.payloadLength > maxMessageSize - current.size {
             throw .messageTooLarge(limit: maxMessageSize)
+        }
+        if header.payloadLength > EngineLimits.largestMessage - current.size {
+            throw .beyondEngineLimit(length: UInt64(header.payloadLength) &+ UInt64(current.size))
         }
         frameFin = header.fin
         frameLength = header.payloadLength
@@ -74,7 +82,9 @@ package struct MessageAssembler: Sendable {
                 // A whole single-frame message: keep the slice, no copy.
                 current.data = chunk
             } else {
-                var buffer = allocator.buffer(capacity: max(frameLength, chunk.readableBytes))
+                // Sized by the bytes that arrived, not by the length the header claims: the buffer grows
+                // (doubling) as payload comes in.
+                var buffer = allocator.buffer(capacity: chunk.readableBytes)
                 var chunk = chunk
                 buffer.writeBuffer(&chunk)
                 current.data = buffer

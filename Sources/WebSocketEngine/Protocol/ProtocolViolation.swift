@@ -13,6 +13,9 @@ package enum ProtocolViolation: Error, Sendable, Equatable, CustomStringConverti
     case payloadLengthTooLarge
     case frameTooLarge(length: UInt64, limit: Int)
     case messageTooLarge(limit: Int)
+    /// A frame or message claims more bytes than the engine can hold (``EngineLimits/largestMessage``),
+    /// whatever the configured limits: the limits were `unlimited` or larger than that.
+    case beyondEngineLimit(length: UInt64)
     case continuationWithoutStart
     case dataFrameInsideFragmentedMessage
     case invalidUTF8InText
@@ -24,7 +27,7 @@ package enum ProtocolViolation: Error, Sendable, Equatable, CustomStringConverti
     /// The close code sent to the peer when the connection fails for this reason.
     package var closeCode: CloseReason.Code {
         switch self {
-        case .frameTooLarge, .messageTooLarge: return .messageTooBig
+        case .frameTooLarge, .messageTooLarge, .beyondEngineLimit: return .messageTooBig
         case .invalidUTF8InText, .invalidUTF8InCloseReason: return .invalidPayload
         default: return .protocolError
         }
@@ -41,6 +44,8 @@ package enum ProtocolViolation: Error, Sendable, Equatable, CustomStringConverti
         case .payloadLengthTooLarge: return "payload length has its most significant bit set"
         case .frameTooLarge(let length, let limit): return "frame of \(length) bytes exceeds max_frame_size \(limit)"
         case .messageTooLarge(let limit): return "message exceeds max_message_size \(limit)"
+        case .beyondEngineLimit(let length):
+            return "message of \(length) bytes exceeds the largest this server holds (\(EngineLimits.largestMessage))"
         case .continuationWithoutStart: return "continuation frame without a message to continue"
         case .dataFrameInsideFragmentedMessage: return "new data frame before the fragmented message ended"
         case .invalidUTF8InText: return "text message is not valid UTF-8"
