@@ -112,6 +112,22 @@ def test_environment_is_exactly_cgi_variables_env_and_pass_env(gateway):
     run(scenario())
 
 
+def test_proxy_header_never_becomes_HTTP_PROXY_httpoxy(gateway):
+    """CVE-2016-5385: a client's `Proxy:` header must not set the child's HTTP_PROXY, and a header
+    spelled with underscores must not pose as another one (X_Real_IP as X-Real-IP)."""
+    async def scenario():
+        headers = {"Proxy": "http://evil.example:1", "X_Real_IP": "6.6.6.6", "X-Real-IP": "10.1.2.3"}
+        async with connect(gateway.url("/env"), additional_headers=headers) as ws:
+            lines, closed = await receive_all(ws)
+        assert closed.code == 1000
+        variables = dict(line.split("=", 1) for line in lines)
+        assert "HTTP_PROXY" not in variables
+        assert not any("evil.example" in value for value in variables.values())
+        assert variables["HTTP_X_REAL_IP"] == "10.1.2.3"
+
+    run(scenario())
+
+
 def test_exit_codes_close_1000_or_1011_after_the_rest_of_the_output(gateway):
     async def scenario():
         async with connect(gateway.url("/exit")) as ws:
@@ -285,3 +301,57 @@ def test_shared_instance_is_restarted_when_it_exits(gateway_factory):
             assert seen >= 2, "the shared process was not started again"
 
     run(scenario())
+
+
+def metric(gateway, name: str, endpoint: str) -> float:
+    import urllib.request
+
+    text = urllib.request.urlopen(gateway.http_url("/metrics"), timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'endpoint="{endpoint}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_shared_process_that_cannot_start_drops_messages_and_sessions_still_end(gateway_factory):
+    gateway = gateway_factory("Tests/e2e/shared.yaml")
+
+    async def scenario():
+        ws = await connect(gateway.url("/nostart"))
+        for n in range(3):
+            await ws.send(f"message {n}")
+        # The session is not stuck in the hand-off: the close handshake completes at once.
+        started = time.monotonic()
+        await asyncio.wait_for(ws.close(), timeout=5)
+        assert ws.close_code == 1000 and time.monotonic() - started < 2
+        deadline = time.monotonic() + 5
+        while metric(gateway, "wsgate_process_input_dropped_total", "/nostart") < 3:
+            assert time.monotonic() < deadline, gateway.log()
+            await asyncio.sleep(0.1)
+
+    run(scenario())
+    assert "shared process is not running; message dropped" in gateway.log()
+
+
+def test_drain_does_not_wait_for_a_shared_process_that_never_reads(gateway_factory):
+    gateway = gateway_factory("Tests/e2e/shared.yaml")
+
+    async def scenario():
+        ws = await connect(gateway.url("/deafshared"), max_size=None)
+        # Fill the pipe of a process that never reads: later messages wait in the hand-off.
+        for _ in range(8):
+            await ws.send("x" * 65536)
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        gateway.process.terminate()
+        await asyncio.wait_for(ws.wait_closed(), timeout=8)
+        assert ws.close_code == 1001
+        return started
+
+    started = run(scenario())
+    gateway.process.wait(timeout=8)
+    elapsed = time.monotonic() - started
+    assert gateway.process.returncode == 0
+    # shutdown_grace is 10 s; the session must not hold the drain for it.
+    assert elapsed < 5, f"the drain took {elapsed:.1f} s"

@@ -185,8 +185,8 @@ final class ProcessEndpoint: Sendable {
             variables["SERVER_PORT"] = parts.count > 1 ? String(parts[1]) : ""
         }
         for (name, value) in request.headers {
-            let key =
-                "HTTP_" + name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined()
+            // Never `Proxy` (httpoxy) nor a name that could pose as another header: see CGIHeaderName.
+            guard let key = CGIHeaderName.variable(forHeader: name) else { continue }
             variables[key] = variables[key].map { "\($0), \(value)" } ?? value
         }
         return ProcessIO.variables(variables, settings)

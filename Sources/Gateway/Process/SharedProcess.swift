@@ -93,10 +93,14 @@ final class SharedProcess: Sendable {
                 defer { metrics.running.decrement() }
                 return try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
+                        // Messages are taken only while this loop reads them: before it starts and once it
+                        // ends (exit, stdin closed, shutdown), senders return at once instead of waiting.
+                        await input.open()
                         let writer = execution.standardInputWriter
                         while let bytes = await input.next() {
                             do { _ = try await writer.write(bytes) } catch { break }
                         }
+                        await input.close()
                     }
                     group.addTask {
                         try await ProcessIO.forwardOutput(
@@ -122,11 +126,22 @@ final class SharedProcess: Sendable {
     }
 
     /// A client of the shared process: joins its room and feeds its messages to stdin.
+    ///
+    /// A message waits while the process is busy (backpressure), but never for a process that is not
+    /// running (stopped, restarting or unable to start): that message is dropped, logged and counted in
+    /// `wsgate_process_input_dropped_total`. When the session closes, a waiting message is withdrawn, so
+    /// the session always ends (and a drain never waits for it).
     func handle(_ session: WebSocketSession, connection: Int) async throws {
         start()
         let template = Template(settings.input)
         hub.join(session, room: path, welcome: nil, joinNotice: nil)
         defer { hub.leave(session, room: path, leaveNotice: nil) }
+        let input = self.input
+        let watcher = Task {
+            _ = await session.closeReason
+            await input.withdraw(connection)
+        }
+        defer { watcher.cancel() }
         for await frame in session.incoming {
             var bytes: [UInt8]
             if let text = frame.readText() {
@@ -142,57 +157,16 @@ final class SharedProcess: Sendable {
             } else {
                 bytes = frame.readBytes()
             }
-            await input.send(bytes)
-        }
-    }
-}
-
-/// A rendezvous between many producers and one consumer: `send` returns once the consumer took the
-/// value, so at most one value per producer waits and nothing queues without bound.
-actor Handoff<Value: Sendable> {
-    private var producers: [(value: Value, resume: CheckedContinuation<Void, Never>)] = []
-    private var consumer: (id: Int, resume: CheckedContinuation<Value?, Never>)?
-    private var nextID = 0
-    /// Waits cancelled before their continuation was stored.
-    private var cancelledEarly: Set<Int> = []
-
-    func send(_ value: Value) async {
-        if let consumer {
-            self.consumer = nil
-            consumer.resume.resume(returning: value)
-            return
-        }
-        await withCheckedContinuation { producers.append((value, $0)) }
-    }
-
-    /// The next value; nil when the calling task is cancelled.
-    func next() async -> Value? {
-        if !producers.isEmpty {
-            let (value, resume) = producers.removeFirst()
-            resume.resume()
-            return value
-        }
-        nextID += 1
-        let id = nextID
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                if cancelledEarly.remove(id) != nil {
-                    continuation.resume(returning: nil)
-                } else {
-                    consumer = (id, continuation)
-                }
+            switch await input.send(bytes, from: connection) {
+            case .taken:
+                continue
+            case .closed:
+                metrics.inputDropped.increment()
+                logger.warning(
+                    "shared process is not running; message dropped", metadata: ["connection": "\(connection)"])
+            case .withdrawn:
+                return
             }
-        } onCancel: {
-            Task { await self.cancel(id) }
-        }
-    }
-
-    private func cancel(_ id: Int) {
-        if let consumer, consumer.id == id {
-            self.consumer = nil
-            consumer.resume.resume(returning: nil)
-        } else {
-            cancelledEarly.insert(id)
         }
     }
 }
