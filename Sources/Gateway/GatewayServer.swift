@@ -36,7 +36,9 @@ public final class GatewayServer: Sendable {
         var configuration: GatewayConfiguration
         var application: GatewayApplication
         /// Endpoints replaced or removed by reloads whose sessions may still run (a drain waits for them).
-        var retired: [GatewayApplication] = []
+        /// Only endpoints the current configuration does not reuse, and only while they have sessions: a
+        /// reused endpoint belongs to the current application, so reloads never pile up configurations.
+        var retired: [EndpointRuntime] = []
     }
 
     /// The engine's server.
@@ -142,9 +144,12 @@ public final class GatewayServer: Sendable {
         state.withLockedValue { state in
             state.configuration = next
             state.application = application
-            // Keep replaced endpoints only while their sessions run (a drain waits for those).
+            // Keep replaced endpoints only while their sessions run (a drain waits for those); an endpoint
+            // the new configuration reuses is not retired at all.
+            let reused = Set(application.endpoints.values.map(ObjectIdentifier.init))
+            state.retired.append(
+                contentsOf: previous.endpoints.values.filter { !reused.contains(ObjectIdentifier($0)) })
             state.retired.removeAll { $0.activeSessions == 0 }
-            state.retired.append(previous)
         }
         server.replaceRouter(router)
         application.start()
@@ -174,6 +179,16 @@ public final class GatewayServer: Sendable {
         reloads.refused.increment()
     }
 
+    /// Endpoints that earlier configurations replaced or removed and that still run sessions (those
+    /// sessions finish with their old settings). It drops to 0 as they end; it never grows with reloads
+    /// that keep endpoints unchanged.
+    public var retiredEndpoints: Int {
+        state.withLockedValue { state in
+            state.retired.removeAll { $0.activeSessions == 0 }
+            return state.retired.count
+        }
+    }
+
     /// Whether a drain has begun.
     public var isDraining: Bool { server.isDraining }
 
@@ -181,7 +196,9 @@ public final class GatewayServer: Sendable {
     /// `shutdown_spread`), processes get their `close_grace`; after `shutdown_grace` whatever is left is
     /// dropped and process groups still running are killed.
     public func drain() async {
-        let (configuration, applications) = state.withLockedValue { ($0.configuration, [$0.application] + $0.retired) }
+        let (configuration, application, retired) = state.withLockedValue {
+            ($0.configuration, $0.application, $0.retired)
+        }
         let grace = configuration.server.shutdownGrace
         let deadline = ContinuousClock.now + grace
         logger.info(
@@ -192,11 +209,13 @@ public final class GatewayServer: Sendable {
             ])
         await server.drain(grace: grace, spread: configuration.server.shutdownSpread)
         // Session handlers (processes given EOF, then their close_grace) finish within the same grace.
-        while applications.contains(where: { $0.activeSessions > 0 }) && ContinuousClock.now < deadline {
+        func left() -> Int { application.activeSessions + retired.reduce(0) { $0 + $1.activeSessions } }
+        while left() > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for application in applications { await application.shutdown() }
-        logger.info("drained", metadata: ["left": "\(applications.reduce(0) { $0 + $1.activeSessions })"])
+        await application.shutdown()
+        for endpoint in retired { await endpoint.stop() }
+        logger.info("drained", metadata: ["left": "\(left())"])
     }
 
     // MARK: HTTP routes

@@ -89,6 +89,38 @@ private func nextClose(_ client: WebSocketTestClient) async throws -> CloseReaso
         await gateway.drain()
     }
 
+    @Test func reloads_thatReuseEndpoints_retainNothing_andReplacedOnesGoWhenTheirSessionsEnd() async throws {
+        let yaml = "version: 1\nendpoints:\n  - { path: /chat, type: broadcast }\n  - { path: /echo, type: echo }\n"
+        let gateway = try await startGateway(yaml)
+        // Sessions on reused endpoints stay open through every reload.
+        let chat = try await WebSocketTestClient.connect(port: gateway.port, path: "/chat")
+        #expect(try await chat.receive().readText() == "You've logged in as [user0]")
+        let echo = try await WebSocketTestClient.connect(port: gateway.port, path: "/echo")
+        for _ in 0..<20 {
+            let summary = try await gateway.reload(try configuration(yaml))
+            #expect(summary.changed.isEmpty && summary.added.isEmpty && summary.removed.isEmpty)
+        }
+        #expect(gateway.retiredEndpoints == 0)
+        // A changed echo endpoint is retired while its session runs, and let go once that session ends.
+        try await gateway.reload(
+            try configuration(
+                "version: 1\nendpoints:\n  - { path: /chat, type: broadcast }\n"
+                    + "  - { path: /echo, type: echo, reply: \"new {message}\" }\n"))
+        #expect(gateway.retiredEndpoints == 1)
+        try await echo.send(.close(CloseReason(.normal)))
+        _ = try await nextClose(echo)
+        #expect(await echo.waitForDisconnect())
+        var retired = gateway.retiredEndpoints
+        for _ in 0..<200 where retired > 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            retired = gateway.retiredEndpoints
+        }
+        #expect(retired == 0)
+        try await chat.send("still here")
+        #expect(try await chat.receive().readText() == "[user0]: still here")
+        await gateway.drain()
+    }
+
     @Test func reload_thatCannotBuild_keepsTheOldConfiguration() async throws {
         let gateway = try await startGateway("version: 1\nendpoints:\n  - { path: /echo, type: echo }\n")
         var broken = try configuration("version: 1\nendpoints:\n  - { path: /other, type: echo }\n")
@@ -146,6 +178,25 @@ private func nextClose(_ client: WebSocketTestClient) async throws -> CloseReaso
         #expect(text.contains(#"wsgate_connections_open{endpoint="/echo"} 0"#))
         #expect(text.contains(#"wsgate_closes_total{endpoint="/echo",code="1000"} 1"#))
         #expect(text.contains(#"wsgate_handshakes_refused_total{reason="not_found"} 1"#))
+        await gateway.drain()
+    }
+
+    @Test func closesMetric_bucketsApplicationCodes_soPeersCannotMintSeries() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let gateway = try await startGateway(
+            "version: 1\nendpoints:\n  - { path: /echo, type: echo }\n", metrics: registry)
+        for raw: UInt16 in [3000, 3999, 4000, 4321, 4999, 1000] {
+            let client = try await WebSocketTestClient.connect(port: gateway.port, path: "/echo")
+            try await client.send(.close(CloseReason(CloseReason.Code(raw), "bye")))
+            _ = try await nextClose(client)
+            #expect(await client.waitForDisconnect())
+        }
+        let text = try await get(gateway.port, "/metrics").body
+        let series = text.split(separator: "\n").filter { $0.hasPrefix("wsgate_closes_total{") }
+        #expect(series.count == 3, "\(series)")
+        #expect(text.contains(#"wsgate_closes_total{endpoint="/echo",code="3xxx"} 2"#))
+        #expect(text.contains(#"wsgate_closes_total{endpoint="/echo",code="4xxx"} 3"#))
+        #expect(text.contains(#"wsgate_closes_total{endpoint="/echo",code="1000"} 1"#))
         await gateway.drain()
     }
 }

@@ -60,7 +60,7 @@ final class EndpointMetrics: Sendable {
     let sentCompressed: Counter
     private let endpoint: String
     private let factory: any MetricsFactory
-    private let closes = NIOLockedValueBox<[UInt16: Counter]>([:])
+    private let closes = NIOLockedValueBox<[String: Counter]>([:])
 
     init(endpoint: String, factory: any MetricsFactory) {
         self.endpoint = endpoint
@@ -84,16 +84,29 @@ final class EndpointMetrics: Sendable {
         sentCompressed = counter(compression, [("direction", "sent"), ("form", "compressed")])
     }
 
-    /// Counts a closed session by its close code.
+    /// Counts a closed session by its close code's label (see ``closeCodeLabel(_:)``).
     func closed(code: UInt16) {
+        let label = Self.closeCodeLabel(code)
         let counter = closes.withLockedValue { all in
-            if let existing = all[code] { return existing }
+            if let existing = all[label] { return existing }
             let made = Counter(
-                label: "wsgate_closes_total", dimensions: [("endpoint", endpoint), ("code", "\(code)")],
+                label: "wsgate_closes_total", dimensions: [("endpoint", endpoint), ("code", label)],
                 factory: factory)
-            all[code] = made
+            all[label] = made
             return made
         }
         counter.increment()
+    }
+
+    /// The `code` label of `wsgate_closes_total`: the code itself for the codes RFC 6455 and IANA define
+    /// (1000–1015), `3xxx` and `4xxx` for the registered and private application ranges, `other` for
+    /// anything else. The peer picks the code, so the label set stays at 19 series per endpoint.
+    static func closeCodeLabel(_ code: UInt16) -> String {
+        switch code {
+        case 1000...1015: return "\(code)"
+        case 3000...3999: return "3xxx"
+        case 4000...4999: return "4xxx"
+        default: return "other"
+        }
     }
 }
