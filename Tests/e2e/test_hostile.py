@@ -119,3 +119,44 @@ def test_fragments_adding_up_past_what_the_engine_holds_close_1009(gateway_facto
 
     run(scenario())
     assert gateway.process.poll() is None, gateway.log()
+
+
+def open_sessions(gateway, endpoint: str) -> float:
+    import urllib.request
+
+    text = urllib.request.urlopen(gateway.http_url("/metrics"), timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith("wsgate_connections_open{") and f'endpoint="{endpoint}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_peer_that_closes_and_never_reads_is_let_go(gateway_factory, tmp_path):
+    """The close reply waits behind echoes the peer never takes: the connection must still end."""
+    config = tmp_path / "close.yaml"
+    config.write_text("version: 1\ndefaults: { ping_period: 0, timeout: 500ms }\n"
+                      "endpoints:\n  - { path: /echo, type: echo }\n")
+    gateway = gateway_factory(str(config))
+
+    async def scenario():
+        import socket as sockets
+
+        sock = sockets.socket()
+        sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", gateway.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        from rawws import frame
+
+        writer.write(b"".join(frame(0x2, b"e" * 500_000) for _ in range(8)) + frame(0x8, b"\x03\xe8"))
+        await writer.drain()
+        # Never read again. Within `timeout` (at least 1 s) the gateway lets the connection go.
+        deadline = asyncio.get_running_loop().time() + 8
+        while open_sessions(gateway, "/echo") > 0:
+            assert asyncio.get_running_loop().time() < deadline, "the connection is still held"
+            await asyncio.sleep(0.1)
+        writer.close()
+
+    run(scenario())

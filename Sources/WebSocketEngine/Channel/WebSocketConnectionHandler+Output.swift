@@ -90,6 +90,9 @@ extension WebSocketConnectionHandler {
         switch then {
         case .closeConnection:
             written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            // A peer that sent its close and stopped reading would hold the connection for ever (the
+            // reply waits behind data it never takes, and keep-alive ended with the close): bound it.
+            scheduleCloseTimer(context: context, atLeast: Self.closeReplyLimit)
         case .awaitPeerClose:
             scheduleCloseTimer(context: context)
         case .shutdownOutput:

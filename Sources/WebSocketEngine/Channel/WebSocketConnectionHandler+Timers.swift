@@ -37,9 +37,10 @@ extension WebSocketConnectionHandler {
         scheduleKeepAlive(context: context)
     }
 
-    func scheduleCloseTimer(context: ChannelHandlerContext) {
+    /// Closes the connection after `timeout` (or `atLeast`, when `timeout` is shorter or 0).
+    func scheduleCloseTimer(context: ChannelHandlerContext, atLeast floor: TimeAmount = .zero) {
         closeTimer?.cancel()
-        let timeout = options.timeout > .zero ? TimeAmount(options.timeout) : .zero
+        let timeout = max(options.timeout > .zero ? TimeAmount(options.timeout) : .zero, floor)
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
         }

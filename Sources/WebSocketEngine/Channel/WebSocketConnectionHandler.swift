@@ -58,6 +58,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     /// How long a close reply waits for the handler to take the messages before it.
     static let closeDrainLimit: TimeAmount = .seconds(1)
+    /// The least time a close reply gets to reach a peer that stopped reading (`timeout` when longer).
+    static let closeReplyLimit: TimeAmount = .seconds(1)
 
     init(core: ServerCore) {
         self.core = core
