@@ -1,0 +1,305 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// What happened to a client's or subscriber's connection.
+public enum RedisConnectionEvent: Sendable, Equatable {
+    /// The connection was lost; commands fail with ``RedisClientError/notConnected(address:)`` until
+    /// it is back. The reason is for logs.
+    case disconnected(reason: String)
+    /// A reconnection attempt failed; the next waits longer.
+    case reconnectFailed(attempt: Int, reason: String)
+    /// The connection is back, authenticated, with its database selected and, for a subscriber,
+    /// every channel and pattern subscribed again. Messages published meanwhile were missed.
+    case reconnected
+}
+
+/// One connection kept open: connect and authenticate, notice a loss, reconnect with backoff.
+///
+/// Shared by ``RedisClient`` and ``RedisSubscriber``. The current channel and the subscriber's
+/// subscriptions sit behind one lock, and commands are queued to the channel's event loop while it
+/// is held, so commands reach the wire in the order callers got the lock. Channel operations
+/// never run under the lock (a synchronous close would re-enter it).
+final class RedisConnectionManager: Sendable {
+    struct Subscriptions: Sendable, Equatable {
+        var channels: Set<String> = []
+        var patterns: Set<String> = []
+    }
+
+    private struct State {
+        var channel: (any Channel)?
+        var closed = false
+        var reconnecting = false
+        var reconnectTask: Task<Void, Never>?
+        var subscriptions = Subscriptions()
+    }
+
+    let configuration: RedisConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let onMessage: (@Sendable (RedisPubSubMessage) -> Void)?
+    private let state = Mutex(State())
+    private let eventContinuation: AsyncStream<RedisConnectionEvent>.Continuation
+    /// Connection events, newest kept when nobody reads them (at most 64).
+    let events: AsyncStream<RedisConnectionEvent>
+
+    init(
+        configuration: RedisConfiguration,
+        group: any EventLoopGroup,
+        logger: Logger,
+        onMessage: (@Sendable (RedisPubSubMessage) -> Void)?
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.onMessage = onMessage
+        (events, eventContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(64))
+    }
+
+    var isConnected: Bool { state.withLock { $0.channel != nil } }
+
+    var subscriptions: Subscriptions { state.withLock { $0.subscriptions } }
+
+    /// Connects for the first time; throws what went wrong, and then there is no reconnecting.
+    func start() async throws {
+        let channel = try await openChannel()
+        guard activate(channel) else {
+            try? await channel.close()
+            throw RedisClientError.closed
+        }
+    }
+
+    /// Queues requests on the current connection's event loop, under the lock so that requests
+    /// from concurrent callers keep the order in which they got it.
+    func submit(_ make: (any EventLoop) -> [RedisRequest]) throws(RedisClientError) {
+        try state.withLock { (state) throws(RedisClientError) in
+            guard !state.closed else { throw .closed }
+            guard let channel = state.channel else { throw .notConnected(address: configuration.address) }
+            Self.write(make(channel.eventLoop), to: channel, address: configuration.address)
+        }
+    }
+
+    /// Changes the subscriptions and, when connected, queues the command that applies them;
+    /// returns its future, or nil when disconnected (the change applies on reconnection).
+    func changeSubscriptions(
+        _ change: (inout Subscriptions) -> RedisCommand?,
+        confirmations: Int
+    ) throws(RedisClientError) -> EventLoopFuture<RESPValue>? {
+        try state.withLock { (state) throws(RedisClientError) in
+            guard !state.closed else { throw .closed }
+            guard let command = change(&state.subscriptions), let channel = state.channel else { return nil }
+            let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+            Self.write(
+                [RedisRequest(command: command, answer: .confirmations(confirmations), promise: promise)], to: channel,
+                address: configuration.address)
+            return promise.futureResult
+        }
+    }
+
+    private static func write(_ requests: [RedisRequest], to channel: any Channel, address: String) {
+        channel.eventLoop.execute {
+            // A closed channel's pipeline no longer reaches the handler that would fail them.
+            guard channel.isActive else {
+                for request in requests { request.promise.fail(RedisClientError.connectionClosed(address: address)) }
+                return
+            }
+            for request in requests { channel.write(request, promise: nil) }
+            channel.flush()
+        }
+    }
+
+    /// Closes the connection and stops reconnecting; waiting commands fail with `connectionClosed`.
+    func close() async {
+        let (channel, task) = state.withLock { state -> ((any Channel)?, Task<Void, Never>?) in
+            state.closed = true
+            defer {
+                state.channel = nil
+                state.reconnectTask = nil
+            }
+            return (state.channel, state.reconnectTask)
+        }
+        task?.cancel()
+        eventContinuation.finish()
+        try? await channel?.close()
+    }
+
+    /// Makes `channel` current (and resubscribes on it); false when the manager was closed.
+    private func activate(_ channel: any Channel) -> Bool {
+        let active = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.channel = channel
+            state.reconnecting = false
+            state.reconnectTask = nil
+            var requests: [RedisRequest] = []
+            let subscriptions = state.subscriptions
+            for (name, items) in [("SUBSCRIBE", subscriptions.channels), ("PSUBSCRIBE", subscriptions.patterns)]
+            where !items.isEmpty {
+                requests.append(
+                    RedisRequest(
+                        command: RedisCommand(name, arguments: items.sorted()),
+                        answer: .confirmations(items.count),
+                        promise: channel.eventLoop.makePromise()
+                    )
+                )
+            }
+            if !requests.isEmpty { Self.write(requests, to: channel, address: configuration.address) }
+            return true
+        }
+        if active {
+            channel.closeFuture.whenComplete { _ in self.lost(channel) }
+        }
+        return active
+    }
+
+    /// The channel closed: unless the owner closed it, reconnect.
+    private func lost(_ channel: any Channel) {
+        let reconnect = state.withLock { state -> Bool in
+            guard let current = state.channel, current === channel else { return false }
+            state.channel = nil
+            guard !state.closed, !state.reconnecting else { return false }
+            state.reconnecting = true
+            return true
+        }
+        guard reconnect else { return }
+        logger.warning("lost the connection to Redis", metadata: ["address": "\(configuration.address)"])
+        eventContinuation.yield(.disconnected(reason: "connection closed"))
+        let task = Task { await self.reconnect() }
+        let closed = state.withLock { state in
+            if !state.closed { state.reconnectTask = task }
+            return state.closed
+        }
+        if closed { task.cancel() }
+    }
+
+    private func reconnect() async {
+        var backoff = configuration.backoff
+        while !state.withLock({ $0.closed }) {
+            try? await Task.sleep(for: backoff.nextDelay())
+            if Task.isCancelled { return }
+            do {
+                let channel = try await openChannel()
+                if activate(channel) {
+                    logger.info("reconnected to Redis", metadata: ["address": "\(configuration.address)"])
+                    eventContinuation.yield(.reconnected)
+                } else {
+                    try? await channel.close()
+                }
+                return
+            } catch {
+                logger.debug(
+                    "reconnecting to Redis failed",
+                    metadata: ["address": "\(configuration.address)", "attempt": "\(backoff.attempts)"]
+                )
+                eventContinuation.yield(.reconnectFailed(attempt: backoff.attempts, reason: "\(error)"))
+            }
+        }
+    }
+
+    /// A new connection, authenticated and with its database selected.
+    private func openChannel() async throws -> any Channel {
+        let configuration = configuration
+        let onMessage = onMessage
+        let address = configuration.address
+        let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(Self.timeAmount(configuration.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        let serverName = configuration.host.isIPAddress ? nil : configuration.host
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: sslContext, serverHostname: serverName)
+                        )
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        RedisChannelHandler(
+                            address: address,
+                            maxReplySize: configuration.maxReplySize,
+                            onMessage: onMessage
+                        )
+                    )
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw RedisClientError.connectionFailed(address: address, reason: Self.describe(error))
+        }
+        // A server that accepts and never answers (not Redis, or stuck) must not hang the caller.
+        let timedOut = Atomic<Bool>(false)
+        let timer = channel.eventLoop.scheduleTask(in: Self.timeAmount(configuration.connectTimeout)) {
+            timedOut.store(true, ordering: .relaxed)
+            channel.close(promise: nil)
+        }
+        do {
+            try await handshake(channel)
+            timer.cancel()
+            return channel
+        } catch {
+            timer.cancel()
+            try? await channel.close()
+            if timedOut.load(ordering: .relaxed) {
+                throw RedisClientError.connectionFailed(
+                    address: address,
+                    reason: "no answer to AUTH/PING within \(configuration.connectTimeout)"
+                )
+            }
+            throw error
+        }
+    }
+
+    /// `AUTH`, a `PING` that proves the connection works (and catches `NOAUTH`), `SELECT`.
+    private func handshake(_ channel: any Channel) async throws {
+        let address = configuration.address
+        if let password = configuration.password {
+            let auth =
+                configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
+            if case .error(let message) = try await Self.send(auth, on: channel, address: address) {
+                throw RedisClientError.authenticationFailed(address: address, message: message)
+            }
+        }
+        if case .error(let message) = try await Self.send(RedisCommand("PING"), on: channel, address: address) {
+            if message.hasPrefix("NOAUTH") { throw RedisClientError.authenticationRequired(address: address) }
+            throw RedisClientError.reply(command: "PING", message: message)
+        }
+        if configuration.database != 0, onMessage == nil {
+            if case .error(let message) = try await Self.send(
+                RedisCommand("SELECT", configuration.database), on: channel, address: address)
+            {
+                throw RedisClientError.reply(command: "SELECT \(configuration.database)", message: message)
+            }
+        }
+    }
+
+    private static func send(_ command: RedisCommand, on channel: any Channel, address: String) async throws
+        -> RESPValue
+    {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        write([RedisRequest(command: command, answer: .reply, promise: promise)], to: channel, address: address)
+        return try await promise.futureResult.get()
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !nanoseconds.overflow else { return .hours(1) }
+        return .nanoseconds(max(nanoseconds.partialValue + attoseconds / 1_000_000_000, 1))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? ChannelError, case .connectTimeout = error { return "connection timed out" }
+        if let error = error as? IOError { return "\(error.description)" }
+        return "\(error)"
+    }
+}
+
+extension String {
+    /// True for a literal IPv4 or IPv6 address (no SNI is sent for those).
+    fileprivate var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
+    }
+}

@@ -1,0 +1,123 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A Redis pub/sub subscriber on a connection of its own.
+///
+/// Messages to the subscribed channels and patterns arrive in ``messages`` in the order Redis sent
+/// them. The subscriber remembers its subscriptions: after a lost connection (a Redis restart,
+/// `CLIENT KILL TYPE pubsub`) it reconnects with backoff, subscribes to all of them again and then
+/// reports ``RedisConnectionEvent/reconnected`` in ``events`` — messages published meanwhile were
+/// missed, so that is the moment to catch up from a durable source (a stream).
+///
+/// ```swift
+/// let subscriber = try await RedisSubscriber.connect(to: configuration)
+/// try await subscriber.subscribe(to: ["room:lobby"])
+/// for await message in subscriber.messages { … }
+/// ```
+public final class RedisSubscriber: Sendable {
+    /// The default ``messages`` buffer: 100,000 messages.
+    public static let defaultBufferSize = 100_000
+
+    private let manager: RedisConnectionManager
+
+    /// Messages received, in order. When the reader falls more than the buffer size behind, the
+    /// newest messages are dropped (a gap the reader can fill from a stream). One reader.
+    public let messages: AsyncStream<RedisPubSubMessage>
+    private let messageContinuation: AsyncStream<RedisPubSubMessage>.Continuation
+
+    /// Losses and returns of the connection (newest 64 kept while nobody reads). One reader.
+    public var events: AsyncStream<RedisConnectionEvent> { manager.events }
+
+    /// True while a connection is open.
+    public var isConnected: Bool { manager.isConnected }
+
+    private init(
+        manager: RedisConnectionManager,
+        messages: AsyncStream<RedisPubSubMessage>,
+        continuation: AsyncStream<RedisPubSubMessage>.Continuation
+    ) {
+        self.manager = manager
+        self.messages = messages
+        self.messageContinuation = continuation
+    }
+
+    /// Connects and authenticates (see ``RedisClient/connect(to:eventLoopGroup:logger:)``);
+    /// `bufferSize` bounds ``messages``.
+    public static func connect(
+        to configuration: RedisConfiguration,
+        bufferSize: Int = defaultBufferSize,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "wsgate.redis.subscriber")
+    ) async throws -> RedisSubscriber {
+        let (messages, continuation) = AsyncStream.makeStream(
+            of: RedisPubSubMessage.self,
+            bufferingPolicy: .bufferingOldest(max(bufferSize, 1))
+        )
+        let manager = RedisConnectionManager(
+            configuration: configuration,
+            group: eventLoopGroup,
+            logger: logger,
+            onMessage: { continuation.yield($0) }
+        )
+        do {
+            try await manager.start()
+        } catch {
+            continuation.finish()
+            throw error
+        }
+        return RedisSubscriber(manager: manager, messages: messages, continuation: continuation)
+    }
+
+    /// Subscribes to channels; returns once Redis confirmed them all (at once when disconnected:
+    /// they are subscribed on reconnection).
+    public func subscribe(to channels: [String]) async throws {
+        try await change(channels, command: "SUBSCRIBE") { $0.channels.formUnion(channels) }
+    }
+
+    /// Unsubscribes from channels (see ``subscribe(to:)``).
+    public func unsubscribe(from channels: [String]) async throws {
+        try await change(channels, command: "UNSUBSCRIBE") { $0.channels.subtract(channels) }
+    }
+
+    /// Subscribes to glob-style patterns (`room:*`); messages carry the pattern that matched.
+    public func psubscribe(to patterns: [String]) async throws {
+        try await change(patterns, command: "PSUBSCRIBE") { $0.patterns.formUnion(patterns) }
+    }
+
+    /// Unsubscribes from patterns (see ``psubscribe(to:)``).
+    public func punsubscribe(from patterns: [String]) async throws {
+        try await change(patterns, command: "PUNSUBSCRIBE") { $0.patterns.subtract(patterns) }
+    }
+
+    /// The channels and patterns subscribed to (or to be subscribed on reconnection).
+    public var subscriptions: (channels: Set<String>, patterns: Set<String>) {
+        let current = manager.subscriptions
+        return (current.channels, current.patterns)
+    }
+
+    /// Closes the connection, stops reconnecting and ends ``messages`` and ``events``.
+    public func close() async {
+        await manager.close()
+        messageContinuation.finish()
+    }
+
+    private func change(
+        _ names: [String],
+        command: String,
+        _ update: @escaping (inout RedisConnectionManager.Subscriptions) -> Void
+    ) async throws {
+        guard !names.isEmpty else { return }
+        let future = try manager.changeSubscriptions(
+            { subscriptions in
+                update(&subscriptions)
+                return RedisCommand(command, arguments: names)
+            },
+            confirmations: names.count
+        )
+        guard let future else { return }
+        if case .error(let message) = try await future.get() {
+            throw RedisClientError.reply(command: command, message: message)
+        }
+    }
+}
