@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RedisClient
 import Testing
 
@@ -249,5 +250,27 @@ struct RedisIntegrationTests {
         }
         #expect(ContinuousClock.now - started < .seconds(3))
         try await silent.close()
+    }
+}
+
+@Suite(.enabled(if: RedisServer.binary != nil, Comment(rawValue: RedisServer.missingMessage)))
+struct RedisTLSTests {
+    @Test func rediss_connectsOverTLS_andChecksTheCertificate() async throws {
+        let server = try await RedisServer(tls: true)
+        defer { server.stop() }
+        var configuration = try RedisConfiguration(url: "rediss://localhost:\(server.port)/1")
+        configuration.tls?.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(server.certificatePath))
+        let redis = try await RedisClient.connect(to: configuration)
+        #expect(try await redis.send("SET", "over", "tls") == .simpleString("OK"))
+        #expect(try await redis.pipeline(Array(repeating: RedisCommand("INCR", "n"), count: 100)).last == .integer(100))
+        await redis.close()
+
+        // The system's roots do not know a self-signed certificate.
+        do {
+            _ = try await RedisClient.connect(to: RedisConfiguration(url: "rediss://localhost:\(server.port)"))
+            Issue.record("a self-signed certificate was trusted")
+        } catch {
+            #expect("\(error)".contains("CERTIFICATE_VERIFY_FAILED"), "\(error)")
+        }
     }
 }

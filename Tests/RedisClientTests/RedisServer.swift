@@ -31,17 +31,50 @@ final class RedisServer: Sendable {
     let arguments: [String]
     private let process = Mutex<Process?>(nil)
 
-    /// Starts a server with extra `redis-server` arguments (`["--requirepass", "pw"]`).
-    init(_ extra: [String] = []) async throws {
+    /// Starts a server with extra `redis-server` arguments (`["--requirepass", "pw"]`); with `tls`,
+    /// it listens for TLS only, with a self-signed certificate for localhost (``certificatePath``).
+    init(_ extra: [String] = [], tls: Bool = false) async throws {
         port = try await Self.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsgate-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var listen = ["--port", "\(port)"]
+        if tls {
+            try Self.run(
+                "openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", directory.appendingPathComponent("tls.key").path,
+                    "-out", directory.appendingPathComponent("tls.crt").path,
+                ]
+            )
+            listen = [
+                "--port", "0", "--tls-port", "\(port)", "--tls-auth-clients", "no",
+                "--tls-cert-file", directory.appendingPathComponent("tls.crt").path,
+                "--tls-key-file", directory.appendingPathComponent("tls.key").path,
+            ]
+        }
         arguments =
-            [
-                "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            listen + [
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning",
             ] + extra
         try await start()
+    }
+
+    /// The server's certificate, when it was started with `tls`.
+    var certificatePath: String { directory.appendingPathComponent("tls.crt").path }
+
+    /// Runs a tool from `PATH` and waits for it; throws when it fails.
+    private static func run(_ tool: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(tool) failed")
     }
 
     var url: String { "redis://127.0.0.1:\(port)" }

@@ -159,6 +159,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, RedisClientError.connectionClosed(address: address))
+        // Usually TLS (an untrusted certificate) or a reset: say which, the close alone would not.
+        fail(context, RedisClientError.connectionFailed(address: address, reason: "\(error)"))
     }
 }
