@@ -62,6 +62,7 @@ let package = Package(
             name: "GatewayConfig",
             dependencies: [
                 "WebSocketEngine",
+                "RedisClient",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -41,6 +41,15 @@ extension ConfigLoader {
                     value, "\(name) must be close or drop, not '\(text)'",
                     hint: "close: end the slow member's session with 1008; drop: skip messages for it")
             }
+        case "broker":
+            guard let text = reader.string(value, name) else { return }
+            if let broker = BroadcastSettings.RoomBroker(rawValue: text) {
+                settings.broker = broker
+            } else {
+                reader.error(
+                    value, "\(name) must be redis or local, not '\(text)'",
+                    hint: "redis: share the rooms through the top-level broker; local: keep them in this process")
+            }
         case "announce":
             guard let entries = reader.mapping(value, name, known: ConfigReference.announce.map(\.name)) else { return }
             for (which, _, text) in entries {

@@ -90,6 +90,7 @@ public enum ConfigLoader {
         var defaultsNode: Node?
         var sawVersion = false
         var serverNode: Node?
+        var brokerNode: Node?
         for (key, _, value) in entries {
             switch key {
             case "version":
@@ -110,6 +111,9 @@ public enum ConfigLoader {
                 defaultsNode = value
             case "endpoints":
                 endpointsNode = value
+            case "broker":
+                configuration.broker = readBroker(value, reader: &reader)
+                brokerNode = value
             default:
                 break
             }
@@ -134,6 +138,7 @@ public enum ConfigLoader {
                 hint: "add an 'endpoints:' list, e.g. '- { path: /echo, type: echo }'")
         }
         checkServer(configuration, at: serverNode ?? root, reader: &reader)
+        checkBroker(configuration, at: brokerNode, reader: &reader)
         // Report in file order, whatever order the checks ran in.
         let diagnostics = reader.diagnostics.enumerated().sorted { a, b in
             (a.element.location.line, a.element.location.column, a.offset)

@@ -23,6 +23,7 @@ extension ConfigReference {
         table("Top level", "", topLevel)
         table("`server:`", "server.", server)
         table("`server.log:`", "server.log.", log)
+        table("`broker:`", "broker.", broker)
         table("Endpoint settings (`defaults:` and every endpoint)", "", settings)
         table("`extensions: { permessage-deflate: … }`", "permessage-deflate.", deflate)
         table("Every endpoint", "", endpointBase)

@@ -42,6 +42,7 @@ public enum ConfigReference {
     static func duration(_ value: Duration) -> String {
         let (seconds, attoseconds) = value.components
         if seconds == 0 && attoseconds == 0 { return "0" }
+        if attoseconds == 0 && seconds % 3600 == 0 { return "\(seconds / 3600)h" }
         if attoseconds == 0 { return seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s" }
         return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
     }
@@ -219,6 +220,30 @@ public enum ConfigReference {
             "slow_client", .oneOf(["close", "drop"]), broadcastDefaults.slowClient.rawValue,
             "close (1008) or drop messages for a slow member"),
         Key("announce", .object(announce), nil, "join and leave notices"),
+        Key(
+            "broker", .oneOf(BroadcastSettings.RoomBroker.allCases.map(\.rawValue)),
+            "redis with a broker, else local",
+            "redis: rooms shared with other instances through `broker:`; local: this process only"),
+    ]
+
+    static let brokerDefaults = BrokerSettings(url: "")
+
+    /// `broker:`.
+    public static let broker: [Key] = [
+        Key(
+            "url", .string, nil,
+            "redis://[[user]:password@]host[:port][/db] or rediss:// (TLS); e.g. ${REDIS_URL}", required: true),
+        Key("prefix", .string, brokerDefaults.prefix, "start of every Redis key and channel wsgate uses"),
+        Key(
+            "on_unavailable", .oneOf(BrokerSettings.OnUnavailable.allCases.map(\.rawValue)),
+            brokerDefaults.onUnavailable.rawValue,
+            "while Redis is unreachable: reject a message (counted), or deliver it on this instance only"),
+        Key(
+            "stream_size", .integer(1...1_000_000), "\(brokerDefaults.streamSize)",
+            "messages kept per room in Redis (about), for filling gaps after a reconnection"),
+        Key(
+            "stream_ttl", .duration, duration(brokerDefaults.streamTTL),
+            "a room's stream and offset expire this long after its last message"),
     ]
 
     static let processDefaults = ProcessSettings()
@@ -267,6 +292,9 @@ public enum ConfigReference {
         Key("version", .integer(1...1), nil, "the format version; must be 1", required: true),
         Key("server", .object(server), nil, "the listener"),
         Key("defaults", .object(settings), nil, "settings every endpoint starts from"),
+        Key(
+            "broker", .nullable(.object(broker)), nil,
+            "Redis shared by several instances for their broadcast rooms; null: rooms stay in each process"),
         Key("endpoints", .endpoints, nil, "the endpoints", required: true),
     ]
 }

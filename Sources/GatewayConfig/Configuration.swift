@@ -13,17 +13,51 @@ public struct GatewayConfiguration: Sendable {
     public var endpoints: [EndpointConfiguration]
     /// The folder relative paths resolve against: the config file's folder.
     public var baseDirectory: String
+    /// `broker:`: the Redis that broadcast rooms share across instances; nil (the default) keeps
+    /// every room in this process.
+    public var broker: BrokerSettings?
 
     public init(
         server: ServerSettings = ServerSettings(),
         defaults: EndpointSettings = EndpointSettings(),
         endpoints: [EndpointConfiguration] = [],
-        baseDirectory: String = "."
+        baseDirectory: String = ".",
+        broker: BrokerSettings? = nil
     ) {
         self.server = server
         self.defaults = defaults
         self.endpoints = endpoints
         self.baseDirectory = baseDirectory
+        self.broker = broker
+    }
+}
+
+/// `broker:` — the Redis through which several wsgate instances share their broadcast rooms.
+public struct BrokerSettings: Sendable, Equatable {
+    /// What a broadcast endpoint does with a message while Redis cannot be reached.
+    public enum OnUnavailable: String, Sendable, Equatable, CaseIterable {
+        /// Refuse it: the sender's message is dropped (counted) and the session stays open.
+        case reject
+        /// Deliver it to this instance's members only; other instances never see it.
+        case local
+    }
+
+    /// `url`: `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. Required; usually
+    /// `${REDIS_URL}` so that the password stays out of the file.
+    public var url: String
+    /// `prefix`: the start of every key and channel wsgate uses, so instances of one deployment
+    /// share rooms and other deployments on the same Redis do not. Default `wsgate`.
+    public var prefix: String = "wsgate"
+    /// `on_unavailable`. Default reject.
+    public var onUnavailable: OnUnavailable = .reject
+    /// `stream_size`: messages kept per room in its Redis stream (approximately, `MAXLEN ~`), from which
+    /// instances fill gaps after a reconnection. Default 1000.
+    public var streamSize: Int = 1000
+    /// `stream_ttl`: a room's stream and offset expire this long after its last message. Default 24h.
+    public var streamTTL: Duration = .seconds(86_400)
+
+    public init(url: String) {
+        self.url = url
     }
 }
 
@@ -264,6 +298,17 @@ public struct BroadcastSettings: Sendable, Equatable {
     public var joinNotice: String?
     /// `announce.leave`: text sent to the room when a member leaves. Default none.
     public var leaveNotice: String?
+    /// `broker`: where the rooms live. Default (nil): through the top-level `broker:` when the file has
+    /// one, else in this process.
+    public var broker: RoomBroker?
+
+    /// Where a broadcast endpoint's rooms live.
+    public enum RoomBroker: String, Sendable, Equatable, CaseIterable {
+        /// Shared with other instances through the top-level `broker:`.
+        case redis
+        /// In this process only, even when the file has a broker.
+        case local
+    }
 
     public init() {}
 }
