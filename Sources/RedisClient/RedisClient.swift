@@ -83,6 +83,23 @@ public final class RedisClient: Sendable {
         return replies
     }
 
+    /// Queues a command at once, in call order, without waiting: commands queued by one caller
+    /// reach Redis in the order of the calls. The future holds the reply (error replies as values).
+    /// Throws ``RedisClientError/notConnected(address:)`` while reconnecting.
+    public func enqueue(_ command: RedisCommand) throws(RedisClientError) -> EventLoopFuture<RESPValue> {
+        try submit([command])[0]
+    }
+
+    /// The SHA-1 of a script, loaded into the server with `SCRIPT LOAD` the first time (then cached).
+    public func load(_ script: RedisScript) async throws -> String {
+        if let known = scripts.withLock({ $0[script.source] }) { return known }
+        guard let loaded = try await send(RedisCommand("SCRIPT", "LOAD", script.source)).string else {
+            throw RedisClientError.reply(command: "SCRIPT LOAD", message: "no SHA-1 in the reply")
+        }
+        scripts.withLock { $0[script.source] = loaded }
+        return loaded
+    }
+
     /// Publishes `message` to `channel`; returns how many subscribers received it.
     @discardableResult
     public func publish(_ message: some RESPArgument, to channel: String) async throws -> Int {
@@ -97,16 +114,7 @@ public final class RedisClient: Sendable {
         arguments: [any RESPArgument] = []
     ) async throws -> RESPValue {
         let tail: [any RESPArgument] = [keys.count] + keys + arguments
-        let sha: String
-        if let known = scripts.withLock({ $0[script.source] }) {
-            sha = known
-        } else {
-            guard let loaded = try await send(RedisCommand("SCRIPT", "LOAD", script.source)).string else {
-                throw RedisClientError.reply(command: "SCRIPT LOAD", message: "no SHA-1 in the reply")
-            }
-            scripts.withLock { $0[script.source] = loaded }
-            sha = loaded
-        }
+        let sha = try await load(script)
         do {
             return try await send(RedisCommand("EVALSHA", arguments: [sha] + tail))
         } catch let error as RedisClientError where error.isReply(code: "NOSCRIPT") {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import RedisClient
+import RedisTesting
 import Testing
 
 /// The client and subscriber against a real `redis-server` the tests start themselves.

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// What happened to a client's or subscriber's connection.
@@ -203,6 +204,7 @@ final class RedisConnectionManager: Sendable {
         let onMessage = onMessage
         let address = configuration.address
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+        let tlsReady = Mutex<EventLoopFuture<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(Self.timeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -210,8 +212,11 @@ final class RedisConnectionManager: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
                         let serverName = configuration.host.isIPAddress ? nil : configuration.host
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: sslContext, serverHostname: serverName)
+                        let waiter = TLSHandshakeWaiter(promise: channel.eventLoop.makePromise())
+                        tlsReady.withLock { $0 = waiter.promise.futureResult }
+                        try channel.pipeline.syncOperations.addHandlers(
+                            NIOSSLClientHandler(context: sslContext, serverHostname: serverName),
+                            waiter
                         )
                     }
                     try channel.pipeline.syncOperations.addHandler(
@@ -228,6 +233,15 @@ final class RedisConnectionManager: Sendable {
             channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
         } catch {
             throw RedisClientError.connectionFailed(address: address, reason: Self.describe(error))
+        }
+        if sslContext != nil {
+            // Wait for TLS first, so that a refused certificate is reported as such.
+            do {
+                try await tlsReady.withLock { $0 }?.get()
+            } catch {
+                try? await channel.close()
+                throw RedisClientError.connectionFailed(address: address, reason: "TLS: \(error)")
+            }
         }
         // A server that accepts and never answers (not Redis, or stuck) must not hang the caller.
         let timedOut = Atomic<Bool>(false)
@@ -301,5 +315,35 @@ extension String {
     /// True for a literal IPv4 or IPv6 address (no SNI is sent for those).
     fileprivate var isIPAddress: Bool {
         (try? SocketAddress(ipAddress: self, port: 0)) != nil
+    }
+}
+
+/// Completes its promise when the TLS handshake has finished, or fails it with the reason it did not.
+final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    let promise: EventLoopPromise<Void>
+
+    init(promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event { promise.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.ioOnClosedChannel)
     }
 }

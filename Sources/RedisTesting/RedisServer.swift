@@ -3,17 +3,23 @@ import NIOCore
 import NIOPosix
 import RedisClient
 import Synchronization
-import Testing
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
+/// Why a test server could not be started.
+public struct RedisServerError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+}
+
 /// A real `redis-server` on 127.0.0.1 and a free port, in a temporary directory, without
-/// persistence; killed when the test ends. `scripts/setup-test-tools` installs the binary.
-final class RedisServer: Sendable {
+/// persistence; killed when the test ends (`stop()`, or when released). For tests of the Redis client
+/// and the broker; `scripts/setup-test-tools` installs the binary.
+public final class RedisServer: Sendable {
     /// The `redis-server` binary, if there is one on `PATH` (or in `REDIS_SERVER`).
-    static let binary: String? = {
+    public static let binary: String? = {
         if let explicit = ProcessInfo.processInfo.environment["REDIS_SERVER"] { return explicit }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
@@ -23,17 +29,20 @@ final class RedisServer: Sendable {
         return nil
     }()
 
-    static let missingMessage =
+    /// Why tests that need the binary are skipped.
+    public static let missingMessage =
         "redis-server is not installed: run scripts/setup-test-tools (or apt-get install redis-server)"
 
-    let port: Int
-    let directory: URL
+    /// The port it listens on (the TLS port when started with `tls`).
+    public let port: Int
+    /// Its working directory.
+    public let directory: URL
     let arguments: [String]
     private let process = Mutex<Process?>(nil)
 
     /// Starts a server with extra `redis-server` arguments (`["--requirepass", "pw"]`); with `tls`,
     /// it listens for TLS only, with a self-signed certificate for localhost (``certificatePath``).
-    init(_ extra: [String] = [], tls: Bool = false) async throws {
+    public init(_ extra: [String] = [], tls: Bool = false) async throws {
         port = try await Self.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsgate-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -63,7 +72,7 @@ final class RedisServer: Sendable {
     }
 
     /// The server's certificate, when it was started with `tls`.
-    var certificatePath: String { directory.appendingPathComponent("tls.crt").path }
+    public var certificatePath: String { directory.appendingPathComponent("tls.crt").path }
 
     /// Runs a tool from `PATH` and waits for it; throws when it fails.
     private static func run(_ tool: String, _ arguments: [String]) throws {
@@ -74,12 +83,14 @@ final class RedisServer: Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(tool) failed")
+        guard process.terminationStatus == 0 else { throw RedisServerError(description: "\(tool) failed") }
     }
 
-    var url: String { "redis://127.0.0.1:\(port)" }
+    /// `redis://127.0.0.1:PORT`.
+    public var url: String { "redis://127.0.0.1:\(port)" }
 
-    func configuration(_ path: String = "") throws -> RedisConfiguration {
+    /// A client configuration for it with fast reconnection; `path` is the URL's tail (`/3`).
+    public func configuration(_ path: String = "") throws -> RedisConfiguration {
         var configuration = try RedisConfiguration(url: url + path)
         // Fast retries, so reconnection tests do not wait long.
         configuration.backoff = ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
@@ -87,9 +98,10 @@ final class RedisServer: Sendable {
     }
 
     /// Starts (or restarts) the server on the same port and waits until it accepts connections.
-    func start() async throws {
+    public func start() async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.binary, Comment(rawValue: Self.missingMessage)))
+        guard let binary = Self.binary else { throw RedisServerError(description: Self.missingMessage) }
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -99,18 +111,18 @@ final class RedisServer: Sendable {
             if await Self.accepts(port) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        Issue.record("redis-server on port \(port) did not start within 10 s")
+        throw RedisServerError(description: "redis-server on port \(port) did not start within 10 s")
     }
 
     /// SIGKILL: no goodbye to clients, as a crash.
-    func kill() {
+    public func kill() {
         guard let process = process.withLock({ $0.take() }) else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// Kills the server and removes its directory.
-    func stop() {
+    public func stop() {
         kill()
         try? FileManager.default.removeItem(at: directory)
     }
@@ -129,18 +141,18 @@ final class RedisServer: Sendable {
     }
 
     /// A port nothing listens on now (bound to port 0, then released).
-    static func freePort() async throws -> Int {
+    public static func freePort() async throws -> Int {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(channel.localAddress?.port)
+        guard let port = channel.localAddress?.port else { throw RedisServerError(description: "no local port") }
         try await channel.close()
         return port
     }
 }
 
 /// Runs `body` with a fresh server, stopped afterwards whatever happens.
-func withRedisServer<T>(
+public func withRedisServer<T>(
     _ extra: [String] = [],
     _ body: (RedisServer) async throws -> T
 ) async throws -> T {
@@ -150,7 +162,7 @@ func withRedisServer<T>(
 }
 
 /// Waits until `condition` holds, checking every 20 ms, at most `timeout`.
-func eventually(
+public func eventually(
     timeout: Duration = .seconds(10),
     _ condition: () async throws -> Bool
 ) async throws -> Bool {
@@ -163,7 +175,7 @@ func eventually(
 }
 
 /// The next element of an async sequence, or nil after `timeout`.
-func next<S: AsyncSequence & Sendable>(
+public func next<S: AsyncSequence & Sendable>(
     _ sequence: S,
     timeout: Duration = .seconds(10)
 ) async -> S.Element? where S.Element: Sendable {
