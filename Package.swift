@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "WSGateCommand", targets: ["WSGateCommand"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "Broker", targets: ["Broker"]),
         .library(name: "RedisTesting", targets: ["RedisTesting"]),
     ],
     dependencies: [
@@ -57,6 +58,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Rooms across instances: the Redis layout, the publish script, delivery in offset order.
+        .target(
+            name: "Broker",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -169,6 +179,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
+        ),
+        .testTarget(
+            name: "BrokerTests",
+            dependencies: ["Broker", "RedisClient", "RedisTesting", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"], exclude: ["Corpus"]),
         .testTarget(
