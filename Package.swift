@@ -92,6 +92,8 @@ let package = Package(
             dependencies: [
                 "WebSocketEngine",
                 "GatewayConfig",
+                "Broker",
+                "RedisClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -188,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine",
+                "Gateway", "GatewayConfig", "WebSocketTesting", "WebSocketEngine", "RedisTesting",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),

@@ -18,7 +18,12 @@ final class EndpointRuntime: Sendable {
     private let serve: WebSocketHandler
     private let sessions = NIOLockedValueBox<[ObjectIdentifier: WebSocketSession]>([:])
 
-    init(_ endpoint: EndpointConfiguration, extensions: ExtensionRegistry, logger: Logger) throws {
+    init(
+        _ endpoint: EndpointConfiguration,
+        extensions: ExtensionRegistry,
+        logger: Logger,
+        broker: GatewayBroker? = nil
+    ) throws {
         path = endpoint.path
         settings = endpoint.settings
         kind = endpoint.kind
@@ -34,7 +39,7 @@ final class EndpointRuntime: Sendable {
             let echo = EchoEndpoint(settings: settings)
             serve = { session in try await echo.handle(session) }
         case .broadcast(let settings):
-            let broadcast = BroadcastEndpoint(settings: settings, endpoint: endpoint.path)
+            let broadcast = BroadcastEndpoint(settings: settings, endpoint: endpoint.path, broker: broker)
             hub = broadcast.hub
             serve = { session in try await broadcast.handle(session) }
         case .process(let settings) where settings.shared:

@@ -10,15 +10,22 @@ public final class GatewayApplication: Sendable {
     public let router: WebSocketRouter
     /// The endpoints by path.
     let endpoints: [String: EndpointRuntime]
+    /// The Redis broker rooms go through, if the configuration has one.
+    public let broker: GatewayBroker?
 
     /// Builds the endpoints; the extensions each names come from `extensions` (by default the
     /// registry the command line runs with).
+    ///
+    /// With `broker` (see ``GatewayBroker/start(_:logger:)``) broadcast rooms are shared with the other
+    /// instances using the same Redis, except on endpoints with `broker: local`; without one, every room
+    /// stays in this process.
     public convenience init(
         _ configuration: GatewayConfiguration,
         extensions: ExtensionRegistry = ExtensionRegistry.current,
-        logger: Logger = Logger(label: "wsgate")
+        logger: Logger = Logger(label: "wsgate"),
+        broker: GatewayBroker? = nil
     ) throws {
-        try self.init(configuration, extensions: extensions, logger: logger, reusing: nil)
+        try self.init(configuration, extensions: extensions, logger: logger, reusing: nil, broker: broker)
     }
 
     /// Builds the endpoints, keeping those of `previous` whose configuration did not change (a reload):
@@ -27,8 +34,10 @@ public final class GatewayApplication: Sendable {
         _ configuration: GatewayConfiguration,
         extensions: ExtensionRegistry,
         logger: Logger,
-        reusing previous: GatewayApplication?
+        reusing previous: GatewayApplication?,
+        broker: GatewayBroker?
     ) throws {
+        self.broker = broker
         var router = WebSocketRouter()
         var endpoints: [String: EndpointRuntime] = [:]
         for endpoint in configuration.endpoints {
@@ -36,7 +45,7 @@ public final class GatewayApplication: Sendable {
             if let kept = previous?.endpoints[endpoint.path], kept.serves(endpoint) {
                 runtime = kept
             } else {
-                runtime = try EndpointRuntime(endpoint, extensions: extensions, logger: logger)
+                runtime = try EndpointRuntime(endpoint, extensions: extensions, logger: logger, broker: broker)
             }
             endpoints[endpoint.path] = runtime
             try router.webSocket(

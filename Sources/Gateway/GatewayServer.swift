@@ -85,7 +85,17 @@ public final class GatewayServer: Sendable {
         logger: Logger = Logger(label: "wsgate"),
         metrics: PrometheusCollectorRegistry? = nil
     ) async throws -> GatewayServer {
-        let application = try GatewayApplication(configuration, extensions: extensions, logger: logger, reusing: nil)
+        // Redis first: an unreachable broker or a refused password is reported before anything listens.
+        var broker: GatewayBroker?
+        if let settings = configuration.broker { broker = try await GatewayBroker.start(settings, logger: logger) }
+        let application: GatewayApplication
+        do {
+            application = try GatewayApplication(
+                configuration, extensions: extensions, logger: logger, reusing: nil, broker: broker)
+        } catch {
+            await broker?.close()
+            throw error
+        }
         var initializer: (@Sendable (any Channel) throws -> Void)?
         if let settings = configuration.server.tls {
             let context = try TLS.makeContext(settings)
@@ -129,7 +139,9 @@ public final class GatewayServer: Sendable {
     @discardableResult
     public func reload(_ next: GatewayConfiguration) async throws -> ReloadSummary {
         let (previous, oldConfiguration) = state.withLockedValue { ($0.application, $0.configuration) }
-        let application = try GatewayApplication(next, extensions: extensions, logger: logger, reusing: previous)
+        // The broker stays (changing `broker:` needs a restart); new and changed endpoints register with it.
+        let application = try GatewayApplication(
+            next, extensions: extensions, logger: logger, reusing: previous, broker: previous.broker)
         let router = try self.router(for: next, application: application)
         var summary = ReloadSummary()
         for endpoint in next.endpoints {
@@ -214,6 +226,7 @@ public final class GatewayServer: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await application.shutdown()
+        await application.broker?.close()
         for endpoint in retired { await endpoint.stop() }
         logger.info("drained", metadata: ["left": "\(left())"])
     }

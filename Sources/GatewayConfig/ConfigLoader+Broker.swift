@@ -56,11 +56,6 @@ extension ConfigLoader {
                 break
             }
         }
-        // Until the Redis room fan-out lands (issue #14), say so rather than let a deployment believe
-        // its instances share rooms.
-        reader.warning(
-            node, "broker: this build reads the section but does not share rooms through Redis yet",
-            hint: "each instance keeps its own rooms until the Redis fan-out lands (issue #14)")
         return broker
     }
 

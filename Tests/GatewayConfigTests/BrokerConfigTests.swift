@@ -101,14 +101,3 @@ import Testing
         )
     }
 }
-
-@Suite struct BrokerNotYetUsedTests {
-    @Test func broker_isAcceptedWithAWarning_untilRoomsUseIt() throws {
-        let loaded = try parse(
-            "version: 1\nbroker: { url: redis://h }\nendpoints:\n  - { path: /c, type: broadcast }\n")
-        #expect(
-            loaded.warnings.map(\.message) == [
-                "broker: this build reads the section but does not share rooms through Redis yet"
-            ])
-    }
-}

@@ -1,3 +1,4 @@
+import Broker
 import GatewayConfig
 import NIOCore
 import WebSocketEngine
@@ -15,8 +16,8 @@ struct BroadcastEndpoint: Sendable {
     private let joinNotice: Template?
     private let leaveNotice: Template?
 
-    init(settings: BroadcastSettings, endpoint: String) {
-        hub = RoomHub(settings: settings, endpoint: endpoint)
+    init(settings: BroadcastSettings, endpoint: String, broker: GatewayBroker? = nil) {
+        hub = RoomHub(settings: settings, endpoint: endpoint, broker: broker)
         room = settings.room.map(Template.init)
         name = Template(settings.name)
         welcome = settings.welcome.map(Template.init)
@@ -54,14 +55,17 @@ struct BroadcastEndpoint: Sendable {
         }
         for await frame in session.incoming {
             let message: PreparedMessage?
+            let kind: RoomEnvelope.Kind
             if let text = frame.readText() {
                 message = PreparedMessage(
                     text: format.render { field in field == "message" ? text : fields(field) }
                 )
+                kind = .text
             } else {
                 message = PreparedMessage(frame)
+                kind = .binary
             }
-            if let message { hub.broadcast(message, room: roomName, from: session) }
+            if let message { hub.broadcast(message, kind: kind, room: roomName, from: session) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Broker
 import CoreMetrics
 import GatewayConfig
 import NIOConcurrencyHelpers
@@ -19,6 +20,8 @@ public struct RoomStatistics: Sendable, Equatable {
     public var slowCloses: Int
     /// Rooms kept for their history while empty.
     public var idleRooms: Int
+    /// Messages refused while the broker's Redis was unreachable (`on_unavailable: reject`).
+    public var rejected: Int = 0
 }
 
 /// The rooms of one broadcast endpoint.
@@ -61,7 +64,11 @@ final class RoomHub: Sendable {
     }
 
     let settings: BroadcastSettings
+    /// The broker rooms go through (nil: in this process only).
+    private let broker: GatewayBroker?
+    private let endpoint: String
     private let state = NIOLockedValueBox(State())
+    private let rejected = Atomic<Int>(0)
     private let messagesIn = Atomic<Int>(0)
     private let deliveries = Atomic<Int>(0)
     private let drops = Atomic<Int>(0)
@@ -70,8 +77,12 @@ final class RoomHub: Sendable {
     private let policy: SlowConsumerPolicy
     private let metrics: RoomMetrics
 
-    init(settings: BroadcastSettings, endpoint: String) {
+    /// A hub for `endpoint`; with a `broker` (and unless the endpoint says `broker: local`) its rooms
+    /// are shared with the other instances.
+    init(settings: BroadcastSettings, endpoint: String, broker: GatewayBroker? = nil) {
         self.settings = settings
+        self.endpoint = endpoint
+        self.broker = settings.broker == .local ? nil : broker
         self.metrics = RoomMetrics(endpoint: endpoint)
         let queue = settings.maxQueue
         let text = queue % (1 << 20) == 0 ? "\(queue >> 20)MiB" : "\(queue) bytes"
@@ -79,6 +90,7 @@ final class RoomHub: Sendable {
             settings.slowClient == .drop
             ? .drop
             : .close(CloseReason(.policyViolation, "slow consumer: more than \(text) queued"))
+        self.broker?.register(self, endpoint: endpoint)
     }
 
     /// The next member number for `{n}`.
@@ -92,7 +104,12 @@ final class RoomHub: Sendable {
         state.withLockedValue { state in
             if let index = state.idle.firstIndex(of: name) { state.idle.remove(at: index) }
             var room = state.rooms[name] ?? Room()
-            if let joinNotice { fanOut(joinNotice, in: room, except: nil, state: &state) }
+            if room.count == 0, let broker {
+                broker.broker.join(GatewayBroker.roomKey(endpoint: endpoint, room: name))
+            }
+            if let joinNotice, !publish(joinNotice, kind: .text, room: name, sender: 0) {
+                fanOut(joinNotice, in: room, except: nil, state: &state)
+            }
             let first = (welcome.map { [$0] } ?? []) + room.history
             if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
             room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
@@ -111,7 +128,12 @@ final class RoomHub: Sendable {
             else { return false }
             if room.groups[loopID]?.isEmpty == true { room.groups[loopID] = nil }
             room.count -= 1
-            if let leaveNotice { fanOut(leaveNotice, in: room, except: nil, state: &state) }
+            if room.count == 0, let broker {
+                broker.broker.leave(GatewayBroker.roomKey(endpoint: endpoint, room: name))
+            }
+            if let leaveNotice, !publish(leaveNotice, kind: .text, room: name, sender: 0) {
+                fanOut(leaveNotice, in: room, except: nil, state: &state)
+            }
             if room.count > 0 {
                 state.rooms[name] = room
             } else if settings.history > 0 && !room.history.isEmpty {
@@ -128,20 +150,74 @@ final class RoomHub: Sendable {
         if removed { metrics.members.decrement() }
     }
 
-    /// Sends a member's message to its room.
-    func broadcast(_ message: PreparedMessage, room name: String, from sender: WebSocketSession?) {
+    /// Sends a member's message to its room: through the broker when there is one (every instance
+    /// then delivers it in the room's order, this one included), else straight to the members here.
+    func broadcast(
+        _ message: PreparedMessage,
+        kind: RoomEnvelope.Kind = .text,
+        room name: String,
+        from sender: WebSocketSession?
+    ) {
         messagesIn.add(1, ordering: .relaxed)
-        let except = settings.includeSender ? nil : sender.map(ObjectIdentifier.init)
+        let senderID = sender.map { UInt64(UInt(bitPattern: ObjectIdentifier($0))) } ?? 0
+        if publish(message, kind: kind, room: name, sender: senderID) { return }
+        if broker != nil, broker?.settings.onUnavailable == .reject {
+            rejected.add(1, ordering: .relaxed)
+            return
+        }
+        fanOutHere(message, room: name, except: settings.includeSender ? nil : sender.map(ObjectIdentifier.init))
+    }
+
+    /// Publishes through the broker; false when there is none or Redis cannot be reached now (the
+    /// caller then applies `on_unavailable`).
+    private func publish(_ message: PreparedMessage, kind: RoomEnvelope.Kind, room: String, sender: UInt64) -> Bool {
+        guard let broker else { return false }
+        let envelope = RoomEnvelope(
+            kind: kind, origin: broker.broker.instanceID, sender: sender, payload: message.payload)
+        do {
+            try broker.broker.publish(envelope, to: GatewayBroker.roomKey(endpoint: endpoint, room: room))
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// A message the broker delivers, in the room's order: to the members here (skipping its sender
+    /// when it came from this instance and `include_sender` is off), and into the history.
+    func deliver(_ envelope: RoomEnvelope, room name: String) {
+        let message: PreparedMessage? =
+            envelope.kind == .text
+            ? PreparedMessage(.text(envelope.payload)) : PreparedMessage(.binary(envelope.payload))
+        guard let message else { return }
+        let fromHere = envelope.origin == broker?.broker.instanceID && envelope.sender != 0
         state.withLockedValue { state in
-            guard var room = state.rooms[name] else { return }
-            fanOut(message, in: room, except: except, state: &state)
-            if settings.history > 0 {
-                room.history.append(message)
-                if room.history.count > settings.history {
-                    room.history.removeFirst(room.history.count - settings.history)
+            guard let room = state.rooms[name] else { return }
+            var except: ObjectIdentifier?
+            if fromHere && !settings.includeSender {
+                except = room.groups.values.lazy.flatMap(\.keys).first {
+                    UInt64(UInt(bitPattern: $0)) == envelope.sender
                 }
-                state.rooms[name] = room
             }
+            record(message, in: name, except: except, state: &state)
+        }
+    }
+
+    /// Fans a message out to the members here and keeps it in the history.
+    private func fanOutHere(_ message: PreparedMessage, room name: String, except: ObjectIdentifier?) {
+        state.withLockedValue { state in
+            record(message, in: name, except: except, state: &state)
+        }
+    }
+
+    private func record(_ message: PreparedMessage, in name: String, except: ObjectIdentifier?, state: inout State) {
+        guard var room = state.rooms[name] else { return }
+        fanOut(message, in: room, except: except, state: &state)
+        if settings.history > 0 {
+            room.history.append(message)
+            if room.history.count > settings.history {
+                room.history.removeFirst(room.history.count - settings.history)
+            }
+            state.rooms[name] = room
         }
     }
 
@@ -226,7 +302,8 @@ final class RoomHub: Sendable {
             deliveries: deliveries.load(ordering: .relaxed),
             drops: drops.load(ordering: .relaxed),
             slowCloses: slowCloses.load(ordering: .relaxed),
-            idleRooms: idle
+            idleRooms: idle,
+            rejected: rejected.load(ordering: .relaxed)
         )
     }
 }

@@ -1,0 +1,75 @@
+import Broker
+import GatewayConfig
+import Logging
+import RedisClient
+import Synchronization
+
+/// The gateway's side of `broker:`: one ``RedisRoomBroker`` for the whole process, and the rooms
+/// its deliveries go to.
+///
+/// A room is known to Redis as `ENDPOINT_PATH#ROOM`, so the same room name in two endpoints stays two
+/// rooms, and every instance with the same configuration shares each of them. Changing `broker:`
+/// needs a restart; endpoints added or changed by a reload register their rooms here.
+public final class GatewayBroker: Sendable {
+    let broker: RedisRoomBroker
+    /// `broker:` as configured.
+    public let settings: BrokerSettings
+    private let hubs: HubDirectory
+
+    private init(broker: RedisRoomBroker, settings: BrokerSettings, hubs: HubDirectory) {
+        self.broker = broker
+        self.settings = settings
+        self.hubs = hubs
+    }
+
+    /// Connects to the broker's Redis (a command and a subscriber connection); throws what went wrong
+    /// (unreachable, refused credentials) so that `wsgate serve` can say it before listening.
+    public static func start(_ settings: BrokerSettings, logger: Logger = Logger(label: "wsgate.broker"))
+        async throws -> GatewayBroker
+    {
+        let hubs = HubDirectory()
+        let broker = try await RedisRoomBroker.start(
+            configuration: try RedisConfiguration(url: settings.url),
+            settings: RedisRoomBroker.Settings(
+                prefix: settings.prefix,
+                streamSize: settings.streamSize,
+                streamTTL: settings.streamTTL
+            ),
+            logger: logger,
+            onDelivery: { hubs.deliver($0) }
+        )
+        return GatewayBroker(broker: broker, settings: settings, hubs: hubs)
+    }
+
+    /// The name Redis knows a room of an endpoint by.
+    static func roomKey(endpoint: String, room: String) -> String { "\(endpoint)#\(room)" }
+
+    /// Routes the deliveries for `endpoint`'s rooms to `hub` (the latest registered wins: a reload).
+    func register(_ hub: RoomHub, endpoint: String) {
+        hubs.register(hub, endpoint: endpoint)
+    }
+
+    /// Counters of the broker (deliveries, duplicates, gap fills, losses).
+    public var statistics: RedisRoomBroker.Statistics { broker.statistics }
+
+    /// Closes both Redis connections.
+    public func close() async {
+        await broker.close()
+    }
+}
+
+/// Endpoint path → the hub of its rooms.
+final class HubDirectory: Sendable {
+    private let hubs = Mutex<[String: RoomHub]>([:])
+
+    func register(_ hub: RoomHub, endpoint: String) {
+        hubs.withLock { $0[endpoint] = hub }
+    }
+
+    func deliver(_ delivery: RedisRoomBroker.Delivery) {
+        guard let separator = delivery.room.firstIndex(of: "#") else { return }
+        let endpoint = String(delivery.room[..<separator])
+        let room = String(delivery.room[delivery.room.index(after: separator)...])
+        hubs.withLock { $0[endpoint] }?.deliver(delivery.envelope, room: room)
+    }
+}
