@@ -134,6 +134,7 @@ let package = Package(
                 "ConversationTesting",
                 "WSGateBench",
                 "Gateway",
+                "RedisClient",
                 "GatewayConfig",
                 "WebSocketEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

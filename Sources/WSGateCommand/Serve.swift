@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import NIOCore
 import Prometheus
+import RedisClient
 import ServiceLifecycle
 import UnixSignals
 import WebSocketEngine
@@ -79,6 +80,9 @@ struct Serve: AsyncParsableCommand {
                 configuration, listen: listenAddress, logger: logger, metrics: registry)
         } catch let error as GatewayError {
             logger.critical("\(error)")
+            throw ExitCode(1)
+        } catch let error as RedisClientError {
+            logger.critical("broker: \(error)")
             throw ExitCode(1)
         } catch {
             let address = listenAddress ?? configuration.server.listen

@@ -5,6 +5,12 @@ import NIOSSL
 import NIOTLS
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What happened to a client's or subscriber's connection.
 public enum RedisConnectionEvent: Sendable, Equatable {
     /// The connection was lost; commands fail with ``RedisClientError/notConnected(address:)`` until
@@ -306,7 +312,12 @@ final class RedisConnectionManager: Sendable {
 
     private static func describe(_ error: any Error) -> String {
         if let error = error as? ChannelError, case .connectTimeout = error { return "connection timed out" }
-        if let error = error as? IOError { return "\(error.description)" }
+        if let error = error as? NIOConnectionError {
+            // One failure per address tried; the last says the most (e.g. "Connection refused").
+            if let failure = error.connectionErrors.last { return describe(failure.error) }
+            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve the host (\(dns))" }
+        }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
         return "\(error)"
     }
 }
