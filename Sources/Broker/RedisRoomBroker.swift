@@ -53,10 +53,20 @@ public final class RedisRoomBroker: Sendable {
         public var lost: Int
     }
 
+    private struct SubscriptionChange: Sendable {
+        var room: String
+        var join: Bool
+        /// `HMGET meta e s`, queued when the room was joined (so before any later publish).
+        var meta: EventLoopFuture<RESPValue>?
+    }
+
     private enum Input: Sendable {
         case message(RedisPubSubMessage)
         case reconnected
+        /// A room this instance joined: deliver what comes after `top` of `epoch`.
         case started(room: String, epoch: String?, top: UInt64)
+        /// The room's subscription is confirmed: fetch what was published while it was being made.
+        case subscribed(room: String)
     }
 
     /// This instance's id in published messages (random per broker).
@@ -68,7 +78,7 @@ public final class RedisRoomBroker: Sendable {
     private let logger: Logger
     private let onDelivery: @Sendable (Delivery) -> Void
     private let interest = Mutex<[String: Int]>([:])
-    private let subscriptionChanges: AsyncStream<(room: String, join: Bool)>.Continuation
+    private let subscriptionChanges: AsyncStream<SubscriptionChange>.Continuation
     private let inbox: AsyncStream<Input>.Continuation
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let counters = Mutex(Statistics(delivered: 0, duplicates: 0, filled: 0, lost: 0))
@@ -88,7 +98,7 @@ public final class RedisRoomBroker: Sendable {
         self.logger = logger
         self.onDelivery = onDelivery
         instanceID = UInt64.random(in: 1...UInt64.max)
-        let (changes, changesContinuation) = AsyncStream.makeStream(of: (room: String, join: Bool).self)
+        let (changes, changesContinuation) = AsyncStream.makeStream(of: SubscriptionChange.self)
         subscriptionChanges = changesContinuation
         let (inputs, inboxContinuation) = AsyncStream.makeStream(
             of: Input.self,
@@ -179,7 +189,12 @@ public final class RedisRoomBroker: Sendable {
             interest[room, default: 0] += 1
             return interest[room] == 1
         }
-        if first { subscriptionChanges.yield((room, true)) }
+        guard first else { return }
+        // The room's position is read now, queued before any message published after this call, so
+        // those are this instance's to deliver (the subscription itself takes a while).
+        let keys = RoomKeys(prefix: settings.prefix, room: room)
+        let meta = try? client.enqueue(RedisCommand("HMGET", keys.meta, "e", "s"))
+        subscriptionChanges.yield(SubscriptionChange(room: room, join: true, meta: meta))
     }
 
     /// A member of `room` left (the last one unsubscribes).
@@ -193,7 +208,7 @@ public final class RedisRoomBroker: Sendable {
             interest[room] = nil
             return true
         }
-        if last { subscriptionChanges.yield((room, false)) }
+        if last { subscriptionChanges.yield(SubscriptionChange(room: room, join: false)) }
     }
 
     /// Closes both connections and stops delivering.
@@ -207,16 +222,26 @@ public final class RedisRoomBroker: Sendable {
 
     /// Subscribes and unsubscribes in the order rooms gained and lost their members here; a new
     /// room starts after the offset it has now.
-    private func applySubscriptionChanges(_ changes: AsyncStream<(room: String, join: Bool)>) async {
+    private func applySubscriptionChanges(_ changes: AsyncStream<SubscriptionChange>) async {
         for await change in changes {
             let keys = RoomKeys(prefix: settings.prefix, room: change.room)
             do {
                 if change.join {
-                    try await subscriber.subscribe(to: [keys.channel])
-                    let meta = try await client.send("HMGET", keys.meta, "e", "s").array ?? []
+                    // Where the room stands, before subscribing: what comes after it is this instance's
+                    // to deliver, and what is published until the subscription holds is read from the
+                    // stream once it does.
+                    let reply: RESPValue
+                    if let queued = change.meta {
+                        reply = try await queued.get()
+                    } else {
+                        reply = try await client.send("HMGET", keys.meta, "e", "s")
+                    }
+                    let meta = reply.array ?? []
                     let epoch = meta.first?.string
                     let top = meta.count > 1 ? UInt64(meta[1].int ?? 0) : 0
                     inbox.yield(.started(room: change.room, epoch: epoch, top: top))
+                    try await subscriber.subscribe(to: [keys.channel])
+                    inbox.yield(.subscribed(room: change.room))
                 } else {
                     try await subscriber.unsubscribe(from: [keys.channel])
                 }
@@ -235,7 +260,12 @@ public final class RedisRoomBroker: Sendable {
         for await input in inputs {
             switch input {
             case .started(let room, let epoch, let top):
-                if sequences[room] == nil, let epoch { sequences[room] = RoomSequence(epoch: epoch, after: top) }
+                sequences[room] = RoomSequence(epoch: epoch, after: top)
+            case .subscribed(let room):
+                guard interest.withLock({ $0[room] != nil }) else { continue }
+                var sequence = sequences[room] ?? RoomSequence()
+                await catchUp(room: room, sequence: &sequence)
+                sequences[room] = sequence
             case .message(let message):
                 guard let room = RoomKeys.room(ofChannel: message.channel, prefix: settings.prefix),
                     interest.withLock({ $0[room] != nil }),
@@ -277,7 +307,9 @@ public final class RedisRoomBroker: Sendable {
         guard let meta = try? await client.send("HMGET", keys.meta, "e", "s").array, meta.count == 2,
             let epoch = meta[0].string, let top = meta[1].int, top > 0
         else { return }
-        if sequence.epoch != epoch {
+        if sequence.epoch == nil {
+            sequence = RoomSequence(epoch: epoch, after: sequence.last)
+        } else if sequence.epoch != epoch {
             // Redis lost the room meanwhile: everything of the new epoch is new here.
             sequence = RoomSequence(epoch: epoch, after: 0)
         }

@@ -13,6 +13,8 @@ public struct RoomEnvelope: Sendable, Equatable {
         case text = 0x74  // "t"
         /// A binary frame.
         case binary = 0x62  // "b"
+        /// A text frame about the sender (a join notice): never delivered to the sender itself.
+        case notice = 0x6E  // "n"
     }
 
     /// Text or binary.

@@ -25,14 +25,22 @@ public struct RoomSequence: Sendable, Equatable {
     /// A sequence that has seen nothing; the first message starts it.
     public init() {}
 
-    /// A sequence that starts after `offset` of `epoch` (what the room had when this instance joined).
-    public init(epoch: String, after offset: UInt64) {
+    /// Whether the start is fixed even before an epoch is known (a room that had no messages yet).
+    private var anchored = false
+
+    /// A sequence that starts after `offset` of `epoch` (what the room had when this instance joined);
+    /// with no epoch (the room has no messages yet), after `offset` of whichever epoch comes first.
+    public init(epoch: String?, after offset: UInt64) {
         self.epoch = epoch
         last = offset
+        anchored = true
     }
 
     /// Decides about the message at `offset` of `epoch`; `.deliver` also records it as delivered.
     public mutating func receive(offset: UInt64, epoch: String) -> Action {
+        if self.epoch == nil && anchored {
+            self.epoch = epoch
+        }
         if self.epoch != epoch {
             // First message, or Redis lost the room and counts again: start here.
             self.epoch = epoch

@@ -32,6 +32,13 @@ import Testing
         #expect(sequence.receive(offset: 12, epoch: "e") == .fillGap(from: 11, through: 11))
     }
 
+    @Test func roomWithoutMessagesYet_startsFromItsFirstOffset_whateverTheEpoch() {
+        var sequence = RoomSequence(epoch: nil, after: 0)
+        #expect(sequence.receive(offset: 3, epoch: "x") == .fillGap(from: 1, through: 2))
+        #expect(sequence.epoch == "x")
+        #expect(sequence.receive(offset: 1, epoch: "x") == .deliver)
+    }
+
     @Test func skip_neverGoesBack() {
         var sequence = RoomSequence(epoch: "e", after: 10)
         sequence.skip(through: 4)

@@ -19,6 +19,11 @@ struct BrokerRoomTests {
                   - { path: /chat, type: broadcast, name: "{query.name}", welcome: null }
                   - { path: /quiet, type: broadcast, name: "{query.name}", welcome: null, include_sender: false }
                   - { path: /mine, type: broadcast, name: "{query.name}", welcome: null, broker: local }
+                  - path: /hall
+                    type: broadcast
+                    name: "{query.name}"
+                    welcome: null
+                    announce: { join: "{name} joined" }
                 """,
             file: "test.yaml",
             baseDirectory: "."
@@ -86,6 +91,21 @@ struct BrokerRoomTests {
                 #expect(heardByAnn == heardByBob)
                 #expect(heardByAnn.filter { $0.hasPrefix("[ann]") } == (0..<50).map { "[ann]: a\($0)" })
                 #expect(heardByAnn.filter { $0.hasPrefix("[bob]") } == (0..<50).map { "[bob]: b\($0)" })
+            }
+        }
+    }
+
+    @Test func firstMessageAfterJoining_comesBack_andJoinNoticesSkipTheJoiner() async throws {
+        try await withRedisServer { redis in
+            try await withTwoInstances(try configuration(redis)) { serverA, serverB, _ in
+                let ann = try await serverA.connect("/hall?name=ann")
+                try await ann.send("first")  // before this instance's subscription holds
+                #expect(try await nextText(ann) == "[ann]: first")
+                let bob = try await serverB.connect("/hall?name=bob")
+                #expect(try await nextText(ann) == "bob joined")
+                try await bob.send("hello")
+                #expect(try await nextText(bob) == "[bob]: hello")  // not its own join notice
+                #expect(try await nextText(ann) == "[bob]: hello")
             }
         }
     }

@@ -107,7 +107,10 @@ final class RoomHub: Sendable {
             if room.count == 0, let broker {
                 broker.broker.join(GatewayBroker.roomKey(endpoint: endpoint, room: name))
             }
-            if let joinNotice, !publish(joinNotice, kind: .text, room: name, sender: 0) {
+            // Through the broker the notice comes back after the joiner is a member: it names the
+            // joiner as its sender so that it skips them, as the local fan-out below does.
+            let joiner = UInt64(UInt(bitPattern: ObjectIdentifier(session)))
+            if let joinNotice, !publish(joinNotice, kind: .notice, room: name, sender: joiner) {
                 fanOut(joinNotice, in: room, except: nil, state: &state)
             }
             let first = (welcome.map { [$0] } ?? []) + room.history
@@ -186,14 +189,15 @@ final class RoomHub: Sendable {
     /// when it came from this instance and `include_sender` is off), and into the history.
     func deliver(_ envelope: RoomEnvelope, room name: String) {
         let message: PreparedMessage? =
-            envelope.kind == .text
-            ? PreparedMessage(.text(envelope.payload)) : PreparedMessage(.binary(envelope.payload))
+            envelope.kind == .binary
+            ? PreparedMessage(.binary(envelope.payload)) : PreparedMessage(.text(envelope.payload))
         guard let message else { return }
         let fromHere = envelope.origin == broker?.broker.instanceID && envelope.sender != 0
+        let skipSender = envelope.kind == .notice || !settings.includeSender
         state.withLockedValue { state in
             guard let room = state.rooms[name] else { return }
             var except: ObjectIdentifier?
-            if fromHere && !settings.includeSender {
+            if fromHere && skipSender {
                 except = room.groups.values.lazy.flatMap(\.keys).first {
                     UInt64(UInt(bitPattern: $0)) == envelope.sender
                 }
