@@ -145,7 +145,8 @@ struct RedisRoomBrokerTests {
             let a = try await startBroker(server, seenA)
             let b = try await startBroker(server, seenB)
             b.join("r")
-            let base = try await a.publish(text("first", from: a), to: "r").get()
+            // From b: queued after its join on the same connection, so it is after b's start position.
+            let base = try await b.publish(text("first", from: b), to: "r").get()
             #expect(try await eventually { seenB.all.count == 1 })
             let redis = try await RedisClient.connect(to: try server.configuration())
             // Kill b's subscriber and publish while it reconnects: those must come from the stream.
