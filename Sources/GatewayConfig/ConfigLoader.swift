@@ -269,6 +269,10 @@ public enum ConfigLoader {
             readExtensions(value, name, into: &settings.extensions, reader: &reader)
         case "rate":
             readMessageRate(value, name, into: &settings.rate, reader: &reader)
+        case "max_connections_per_ip":
+            if let v = readCountOrUnlimited(value, name, reader: &reader) {
+                settings.options.maxConnectionsPerAddress = v
+            }
         default:
             return false
         }

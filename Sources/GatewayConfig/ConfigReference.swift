@@ -219,6 +219,9 @@ public enum ConfigReference {
             "extensions in negotiation order, by name; null turns all off"
         ),
         Key(
+            "max_connections_per_ip", .unlimitedOr(.integer(1...10_000_000)), "unlimited",
+            "sessions of this endpoint open at once from one client IP; beyond it HTTP 429 with `Retry-After: 1`"),
+        Key(
             "rate", .unlimitedOr(.nullable(.object(messageRate))), "unlimited",
             "how fast one connection may send: `{ messages: 20/s, burst: 40, action: drop }`; `rate:` keys of an endpoint apply over those of `defaults:`"
         ),

@@ -146,7 +146,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
 /// Settings every endpoint has; `defaults:` sets them for all, an endpoint overrides them for itself.
 public struct EndpointSettings: Sendable, Equatable {
-    /// `ping_period`, `timeout`, `idle_timeout`, `max_frame_size`, `max_message_size`, `masking`.
+    /// `ping_period`, `timeout`, `idle_timeout`, `max_frame_size`, `max_message_size`, `masking`,
+    /// `max_connections_per_ip`.
     public var options: WebSocketOptions = WebSocketOptions()
     /// `allowed_origins`: exact origins, or `["*"]` for any. Default any.
     public var allowedOrigins: [String] = ["*"]

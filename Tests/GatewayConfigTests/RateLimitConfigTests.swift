@@ -10,6 +10,7 @@ import WebSocketEngine
         #expect(config.server.newConnectionsPerIP == nil)
         #expect(config.server.connectionLimits == ConnectionLimits())
         #expect(config.endpoints[0].settings.options.rateLimit == nil)
+        #expect(config.endpoints[0].settings.options.maxConnectionsPerAddress == .max)
     }
 
     @Test func serverLimits_acceptRates_mappings_andUnlimited() throws {
@@ -36,6 +37,20 @@ import WebSocketEngine
             """
         ).configuration
         #expect(unlimited.server.connectionLimits == ConnectionLimits())
+    }
+
+    @Test func endpointConnectionsPerIP_areADefaultAnEndpointOverrides() throws {
+        let config = try parse(
+            """
+            version: 1
+            defaults: { max_connections_per_ip: 3 }
+            endpoints:
+              - { path: /a, type: echo }
+              - { path: /b, type: echo, max_connections_per_ip: unlimited }
+              - { path: /c, type: echo, max_connections_per_ip: 1 }
+            """
+        ).configuration
+        #expect(config.endpoints.map(\.settings.options.maxConnectionsPerAddress) == [3, .max, 1])
     }
 
     @Test func rate_isReadWithItsDefaults_andEndpointKeysApplyOverDefaults() throws {

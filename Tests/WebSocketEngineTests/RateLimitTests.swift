@@ -191,3 +191,21 @@ import Testing
         #expect(gate.admit(address: "10.0.0.1", now: start) == .admit(counted: false))
     }
 }
+
+@Suite struct EndpointConnectionLimitTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func anEndpointsOwnLimit_countsPerAddressAndEndpoint_andIsReleased() {
+        var gate = ConnectionGate(ConnectionLimits(), now: start)
+        #expect(gate.admit(address: "10.0.0.1", endpoint: "/a", limit: 1, now: start) == true)
+        #expect(gate.admit(address: "10.0.0.1", endpoint: "/a", limit: 1, now: start) == false)
+        #expect(gate.admit(address: "10.0.0.1", endpoint: "/b", limit: 1, now: start) == true)
+        #expect(gate.admit(address: "10.0.0.2", endpoint: "/a", limit: 1, now: start) == true)
+        // The server-wide per-address count is separate.
+        gate.replaceLimits(ConnectionLimits(maxConnectionsPerAddress: 1), now: start)
+        #expect(gate.admit(address: "10.0.0.1", now: start) == .admit(counted: true))
+        gate.release(address: ConnectionGate.endpointKey("/a", "10.0.0.1"), now: start)
+        #expect(gate.admit(address: "10.0.0.1", endpoint: "/a", limit: 1, now: start) == true)
+        #expect(gate.trackedAddresses == 4)
+    }
+}

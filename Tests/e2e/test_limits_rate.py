@@ -61,6 +61,33 @@ def test_connections_per_ip_get_429_with_retry_after_and_health_is_not_counted(g
     assert metric(metrics(gateway), "wsgate_handshakes_refused_total", reason="ip_limit") == 1
 
 
+def test_an_endpoints_own_connections_per_ip_get_429(gateway_factory, tmp_path):
+    gateway = gateway_factory(write_config(tmp_path, """\
+        version: 1
+        defaults: { max_connections_per_ip: 1 }
+        endpoints:
+          - { path: /one, type: echo }
+          - { path: /two, type: echo, max_connections_per_ip: 2 }
+        """))
+
+    async def scenario():
+        async with connect(gateway.url("/one")), connect(gateway.url("/two")), connect(gateway.url("/two")):
+            for path in ("/one", "/two"):
+                response = await refused(gateway.url(path))
+                assert response.status_code == 429 and retry_after(response) == 1
+            async with connect(gateway.url("/one"), local_addr=("127.0.0.2", 0)) as other:
+                await other.send("other")
+                assert await other.recv() == "other"
+        # Closed sessions free their places.
+        assert await asyncio.to_thread(wait_for, lambda: '"sessions":0' in http_get(gateway.http_url("/healthz"))[1])
+        async with connect(gateway.url("/one")) as again:
+            await again.send("again")
+            assert await again.recv() == "again"
+
+    run(scenario())
+    assert metric(metrics(gateway), "wsgate_handshakes_refused_total", reason="endpoint_ip_limit") == 2
+
+
 def test_new_connections_per_ip_get_429_with_retry_after(gateway_factory, tmp_path):
     gateway = gateway_factory(write_config(tmp_path, """\
         version: 1

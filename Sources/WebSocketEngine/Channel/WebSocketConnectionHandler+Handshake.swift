@@ -36,7 +36,7 @@ extension WebSocketConnectionHandler {
             )
             return
         }
-        if !admitAtTheDoor(context: context) { return }
+        if !admitAtTheDoor(context: context) || !admitToEndpoint(route, context: context) { return }
         guard
             registry.add(
                 ObjectIdentifier(self), limit: configuration.maxConnections, connection: self, context: context)
@@ -198,9 +198,33 @@ extension WebSocketConnectionHandler {
         return false
     }
 
-    /// Stops counting this connection against its client address (see ``admitAtTheDoor(context:)``).
+    /// Applies the endpoint's ``WebSocketOptions/maxConnectionsPerAddress``; refuses with 429 and returns
+    /// false when the client address holds that many sessions of the endpoint.
+    func admitToEndpoint(_ route: WebSocketRouter.Route, context: ChannelHandlerContext) -> Bool {
+        let limit = route.options.maxConnectionsPerAddress
+        guard limit != .max, let address = context.channel.remoteAddress?.ipAddress else { return true }
+        let endpoint = route.path.description
+        if core.gate.admit(address: address, endpoint: endpoint, limit: limit) {
+            countedEndpointKey = ConnectionGate.endpointKey(endpoint, address)
+            return true
+        }
+        releaseAddress()
+        refuse(
+            .endpointAddressLimit,
+            .error(
+                429, "Too Many Requests",
+                "Your address holds this endpoint's maximum of \(limit) connections; close one, or retry later.",
+                headers: [HTTPHeaderField("Retry-After", "1")]),
+            context: context
+        )
+        return false
+    }
+
+    /// Stops counting this connection against its client address (see ``admitAtTheDoor(context:)`` and
+    /// ``admitToEndpoint(_:context:)``).
     func releaseAddress() {
         if let address = countedAddress.take() { core.gate.release(address: address) }
+        if let key = countedEndpointKey.take() { core.gate.release(address: key) }
     }
 
     func refuse(_ refusal: HandshakeRefusal, _ response: HTTPResponse, context: ChannelHandlerContext) {

@@ -45,6 +45,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var registered = false
     /// The client address this session counts against (``ConnectionLimits/maxConnectionsPerAddress``).
     var countedAddress: String?
+    /// The key this session counts under for its endpoint's own limit per address.
+    var countedEndpointKey: String?
     /// The message rate of the session, when its endpoint limits it.
     var rateLimiter: MessageRateLimiter?
     let consumption = Consumption()

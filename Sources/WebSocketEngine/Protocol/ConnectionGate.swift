@@ -125,6 +125,24 @@ package struct ConnectionGate: Sendable {
         return .admit(counted: counted)
     }
 
+    /// Counts a session against an endpoint's own limit per address (`WebSocketOptions.maxConnectionsPerAddress`);
+    /// false when `address` holds `limit` sessions of `endpoint` already. Release it with
+    /// ``release(address:now:)`` and the key ``endpointKey(_:_:)``.
+    package mutating func admit(address: String, endpoint: String, limit: Int, now: NIODeadline) -> Bool {
+        let key = Self.endpointKey(endpoint, address)
+        var entry = entries[key] ?? Entry(lastSeen: now)
+        guard entry.open < limit else { return false }
+        entry.open += 1
+        entry.lastSeen = now
+        store(entry, for: key, now: now)
+        return true
+    }
+
+    /// The table key of an address's sessions on one endpoint (a NUL cannot occur in an address).
+    package static func endpointKey(_ endpoint: String, _ address: String) -> String {
+        "\(endpoint)\u{0}\(address)"
+    }
+
     /// A session that was admitted with `counted: true` has ended (or was refused later on).
     package mutating func release(address: String, now: NIODeadline) {
         guard var entry = entries[address] else { return }

@@ -71,6 +71,10 @@ extension ServerCore {
             state.withLockedValue { $0.admit(address: address, now: .now()) }
         }
 
+        func admit(address: String, endpoint: String, limit: Int) -> Bool {
+            state.withLockedValue { $0.admit(address: address, endpoint: endpoint, limit: limit, now: .now()) }
+        }
+
         func release(address: String) {
             state.withLockedValue { $0.release(address: address, now: .now()) }
         }

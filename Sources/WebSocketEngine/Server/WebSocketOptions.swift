@@ -23,6 +23,9 @@ public struct WebSocketOptions: Sendable, Equatable {
     /// what happens to a message over the rate: dropped (counted) or the connection closed with 1008.
     /// Default nil (unlimited).
     public var rateLimit: MessageRateLimit?
+    /// Most sessions of this endpoint open at once from one client address (the TCP peer's IP); beyond it
+    /// the handshake gets HTTP 429 with `Retry-After: 1`. Default `Int.max` (unlimited).
+    public var maxConnectionsPerAddress: Int
 
     /// Creates options; every argument has wsgate's default.
     public init(
@@ -34,7 +37,8 @@ public struct WebSocketOptions: Sendable, Equatable {
         masking: Bool = false,
         maxQueuedBytes: Int = 1 << 20,
         extensions: [any WebSocketExtensionFactory] = [],
-        rateLimit: MessageRateLimit? = nil
+        rateLimit: MessageRateLimit? = nil,
+        maxConnectionsPerAddress: Int = .max
     ) {
         self.pingPeriod = pingPeriod
         self.timeout = timeout
@@ -45,6 +49,7 @@ public struct WebSocketOptions: Sendable, Equatable {
         self.maxQueuedBytes = maxQueuedBytes
         self.extensions = extensions
         self.rateLimit = rateLimit
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
     }
 
     /// Options are equal when their settings are equal and they list extensions of the same names.
@@ -53,5 +58,6 @@ public struct WebSocketOptions: Sendable, Equatable {
             && lhs.maxFrameSize == rhs.maxFrameSize && lhs.maxMessageSize == rhs.maxMessageSize
             && lhs.masking == rhs.masking && lhs.maxQueuedBytes == rhs.maxQueuedBytes
             && lhs.extensions.map(\.name) == rhs.extensions.map(\.name) && lhs.rateLimit == rhs.rateLimit
+            && lhs.maxConnectionsPerAddress == rhs.maxConnectionsPerAddress
     }
 }
