@@ -15,6 +15,7 @@ public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
         self.burst = max(1, burst ?? perSecond.rounded(.up))
     }
 
+    /// `20.0/s burst 40.0`.
     public var description: String { "\(perSecond)/s burst \(burst)" }
 }
 
