@@ -22,6 +22,10 @@ extension WebSocketConnectionHandler {
                     return
                 }
             }
+            if rateLimiter?.admit(size: message.data.readableBytes, now: .now()) == false {
+                overRate(context: context)
+                return
+            }
             let frame: Frame = message.kind == .text ? .text(message.data) : .binary(message.data)
             guard let source else { return }
             deliveredMessage = true
@@ -50,6 +54,18 @@ extension WebSocketConnectionHandler {
             }
         case .closeConnection:
             context.close(promise: nil)
+        }
+    }
+
+    /// A message over the endpoint's rate: dropped (counted), or the connection closed with 1008.
+    func overRate(context: ChannelHandlerContext) {
+        switch options.rateLimit?.action ?? .drop {
+        case .drop:
+            metrics?.rateLimitedDropped.increment()
+        case .close:
+            metrics?.rateLimitedClosed.increment()
+            let reason = CloseReason(.policyViolation, "message rate limit exceeded")
+            if let action = machine?.fail(with: reason) { perform(action, context: context) }
         }
     }
 
