@@ -105,10 +105,11 @@ extension WebSocketConnectionHandler {
         writeFrame(.close, payload, context: context, promise: written)
         switch then {
         case .closeConnection:
-            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             // A peer that sent its close and stopped reading would hold the connection for ever (the
             // reply waits behind data it never takes, and keep-alive ended with the close): bound it.
+            // Scheduled before the close below, which may run at once and must be able to cancel it.
             scheduleCloseTimer(context: context, atLeast: Self.closeReplyLimit)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         case .awaitPeerClose:
             scheduleCloseTimer(context: context)
         case .shutdownOutput:

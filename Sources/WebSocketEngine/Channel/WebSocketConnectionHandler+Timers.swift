@@ -40,6 +40,8 @@ extension WebSocketConnectionHandler {
     /// Closes the connection after `timeout` (or `atLeast`, when `timeout` is shorter or 0).
     func scheduleCloseTimer(context: ChannelHandlerContext, atLeast floor: TimeAmount = .zero) {
         closeTimer?.cancel()
+        // A timer made after the channel closed would never be cancelled, and it holds the handler.
+        guard context.channel.isActive else { return }
         let timeout = max(options.timeout > .zero ? TimeAmount(options.timeout) : .zero, floor)
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
