@@ -5,10 +5,10 @@ Run it again after changing it: `python3 Fuzz/make-corpus.py`. Each seed starts 
 of its target (see the comment at the top of Fuzz/Targets/*/*.swift), then the data: valid frames
 (masked text and binary, fragmented, ping, pong, close, 16- and 64-bit lengths), Autobahn-like cases
 (the sections of the Autobahn TestSuite in small), upgrade requests, extension offers and compressed
-messages. The YAML targets are seeded by scripts/fuzz from the example and test files.
+messages. Files named finding-* are inputs the fuzzers found and stay. The YAML targets are seeded by
+scripts/fuzz from the example and test files.
 """
 import os
-import shutil
 import struct
 import zlib
 
@@ -159,7 +159,11 @@ def connection_records(data):
 
 
 def main():
-    shutil.rmtree(ROOT, ignore_errors=True)
+    # Seeds named finding-* are inputs the fuzzers found (docs/fuzzing.md): kept, never regenerated.
+    for folder, _, files in os.walk(ROOT):
+        for name in files:
+            if not name.startswith("finding-"):
+                os.remove(os.path.join(folder, name))
     for name, stream in STREAMS:
         # frames: flags, frame limit, message limit, split seed (2 bytes).
         write("frames", name, bytes([0x20, 0, 0, 0x12, 0x34]) + stream)

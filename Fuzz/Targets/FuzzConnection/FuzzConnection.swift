@@ -16,7 +16,7 @@ import WebSocketEngine
 //
 // Whatever arrives, the server answers with an HTTP response, and after a 101 with a stream of frames a
 // client accepts (unmasked, reserved bits only as negotiated, valid close codes), nothing after its close
-// frame; and the connection's session ends when the connection does.
+// frame; a connection open for a ping period by the loop's clock has been pinged (or closed).
 
 let noLogs = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -60,12 +60,17 @@ func testOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let loop = EmbeddedEventLoop()
     let channel = EmbeddedChannel(handler: handler, loop: loop)
     var output = ByteBuffer()
+    // When the handshake was answered with 101 and when the connection ended, by the loop's clock.
+    var openedAt: NIODeadline?
+    var closedAt: NIODeadline?
     func drain() {
         loop.run()
         while let bytes = try? channel.readOutbound(as: ByteBuffer.self) {
             var bytes = bytes
             output.writeBuffer(&bytes)
         }
+        if openedAt == nil, output.readableBytesView.starts(with: "HTTP/1.1 101 ".utf8) { openedAt = loop.now }
+        if closedAt == nil, !channel.isActive { closedAt = loop.now }
     }
     do {
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
@@ -97,19 +102,31 @@ func testOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     drain()
     loop.advanceTime(by: .seconds(60))
     drain()
-    checkServerOutput(output)
+    let summary = checkServerOutput(output)
+    if let openedAt, let closedAt, closedAt - openedAt >= pingPeriod {
+        fuzzCheck(
+            summary.pinged || summary.closed,
+            "open for \(closedAt - openedAt) by the loop's clock without a ping or a close (ping period \(pingPeriod))")
+    }
     _ = try? channel.finish(acceptAlreadyClosed: true)
     try? loop.syncShutdownGracefully()
     return 0
 }
 
-/// The server's bytes: an HTTP response head, then (after 101) frames a client accepts.
-func checkServerOutput(_ output: ByteBuffer) {
-    guard output.readableBytes > 0 else { return }
+/// The keep-alive's ping period on the echo endpoints (the default).
+let pingPeriod = TimeAmount.seconds(15)
+
+/// The server's bytes: an HTTP response head, then (after 101) frames a client accepts. Returns whether
+/// the frames include a ping and a close frame.
+@discardableResult
+func checkServerOutput(_ output: ByteBuffer) -> (pinged: Bool, closed: Bool) {
+    var pinged = false
+    var closed = false
+    guard output.readableBytes > 0 else { return (pinged, closed) }
     let bytes = Array(output.readableBytesView)
     let text = String(decoding: bytes, as: UTF8.self)
     fuzzCheck(text.hasPrefix("HTTP/1.1 "), "the server's first bytes are not an HTTP response: \(text.prefix(40))")
-    guard text.hasPrefix("HTTP/1.1 101 "), let headEnd = findHeadEnd(bytes) else { return }
+    guard text.hasPrefix("HTTP/1.1 101 "), let headEnd = findHeadEnd(bytes) else { return (pinged, closed) }
     let head = String(decoding: bytes[..<headEnd], as: UTF8.self)
     let deflate = head.contains("Sec-WebSocket-Extensions: permessage-deflate")
     var frames = ByteBuffer(bytes: bytes[headEnd...])
@@ -120,12 +137,16 @@ func checkServerOutput(_ output: ByteBuffer) {
         switch action {
         case .sendClose(_, then: .closeConnection):
             fuzzCheck(frames.readableBytes == 0, "\(frames.readableBytes) bytes after the close frame")
+            closed = true
         case .sendClose(let reason, then: _):
             fuzzFail("the server's frames break the protocol: \(reason)")
-        case .deliver, .sendPong, .receivedPong, .closeConnection:
+        case .sendPong:
+            pinged = true
+        case .deliver, .receivedPong, .closeConnection:
             break
         }
     }
+    return (pinged, closed)
 }
 
 func findHeadEnd(_ bytes: [UInt8]) -> Int? {
