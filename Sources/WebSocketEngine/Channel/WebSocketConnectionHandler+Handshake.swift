@@ -119,7 +119,7 @@ extension WebSocketConnectionHandler {
             pingPeriod: TimeAmount(options.pingPeriod),
             timeout: TimeAmount(options.timeout),
             idleTimeout: TimeAmount(options.idleTimeout),
-            now: .now()
+            now: context.eventLoop.now
         )
         scheduleKeepAlive(context: context)
         startSession(request: request, route: route, context: context)

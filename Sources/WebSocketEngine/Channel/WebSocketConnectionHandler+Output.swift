@@ -6,7 +6,7 @@ extension WebSocketConnectionHandler {
     func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
         case .deliver(var message):
-            if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: .now()) }
+            if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: context.eventLoop.now) }
             metrics?.messagesReceived.increment()
             if !message.reserved.isEmpty {
                 do {

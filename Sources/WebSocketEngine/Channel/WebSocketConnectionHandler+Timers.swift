@@ -14,7 +14,9 @@ extension WebSocketConnectionHandler {
 
     func keepAliveFired(context: ChannelHandlerContext) {
         guard machine?.state == .open, var keepAlive else { return }
-        let action = keepAlive.tick(now: .now())
+        // The loop's clock, the one the timer was scheduled on: a timer that fires by one clock and asks
+        // another whether it is due can find it not due and reschedule itself for the past, forever.
+        let action = keepAlive.tick(now: context.eventLoop.now)
         self.keepAlive = keepAlive
         switch action {
         case .none:

@@ -151,3 +151,18 @@ public final class WebSocketServer: Sendable {
         try await channel.closeFuture.get()
     }
 }
+
+extension WebSocketServer {
+    /// The handler the server puts on each accepted connection, for driving one connection without a
+    /// socket: the `connection` fuzz target feeds it bytes in an `EmbeddedChannel` (docs/fuzzing.md).
+    /// Each call makes a server of its own (routes, registry, metrics) for that one connection.
+    package static func connectionHandler(
+        router: WebSocketRouter,
+        configuration: Configuration = Configuration(),
+        logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) -> any ChannelHandler {
+        let core = ServerCore(router: router, configuration: configuration, metrics: metrics, logger: logger)
+        return WebSocketConnectionHandler(core: core)
+    }
+}
