@@ -31,17 +31,8 @@ struct CountedExtensionFactory: WebSocketExtensionFactory {
     @Test func extensionState_isReleased_whenItsSessionsEnd() async throws {
         let options = WebSocketOptions(pingPeriod: .zero, extensions: [CountedExtensionFactory()])
         try await withTestServer(try echoRouter(options: options)) { server in
-            for round in 0..<20 {
-                let client = try await WebSocketTestClient.connect(
-                    port: server.server.port, path: "/echo", headers: [("Sec-WebSocket-Extensions", "x-counted")])
-                try await expectEcho(client, "round \(round)")
-                if round % 2 == 0 {
-                    await client.disconnect()
-                } else {
-                    try await client.send(.close(CloseReason(.normal)))
-                    #expect(await client.waitForDisconnect())
-                }
-            }
+            try await churnEchoSessions(
+                port: server.server.port, headers: [("Sec-WebSocket-Extensions", "x-counted")])
             var alive = CountedExtension.alive.withLockedValue { $0 }
             for _ in 0..<100 where alive > 0 {
                 try await Task.sleep(for: .milliseconds(20))
