@@ -168,6 +168,8 @@ let package = Package(
                 "FlipExtension",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
@@ -209,3 +211,47 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (docs/fuzzing.md), only when WSGATE_FUZZ is set: `scripts/fuzz TARGET SECONDS` builds
+// them with `-sanitize=fuzzer,address`. They are targets of this package so they can reach the engine's
+// `package` API; normal builds neither see nor resolve them.
+if Context.environment["WSGATE_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzFrames", ["WebSocketEngine"]),
+        ("FuzzInflate", ["WebSocketEngine"]),
+        ("FuzzHTTP", ["WebSocketEngine"]),
+        ("FuzzExtensionOffers", ["WebSocketEngine"]),
+        ("FuzzConfig", ["GatewayConfig"]),
+        ("FuzzConversation", ["GatewayConfig"]),
+        (
+            "FuzzDifferential",
+            [
+                "WebSocketEngine", .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        (
+            "FuzzConnection",
+            [
+                "WebSocketEngine", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+    package.products += fuzzTargets.map { .executable(name: $0.name, targets: [$0.name]) }
+    package.targets += [
+        .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(
+            name: "FuzzSupport",
+            dependencies: ["CLibFuzzer", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Support"
+        ),
+    ]
+    package.targets += fuzzTargets.map { target in
+        .executableTarget(
+            name: target.name,
+            dependencies: ["FuzzSupport", .product(name: "NIOCore", package: "swift-nio")] + target.dependencies,
+            path: "Fuzz/Targets/\(target.name)"
+        )
+    }
+}

@@ -109,7 +109,8 @@ public enum Gateway {
             host: address.host,
             port: address.port,
             handshakeTimeout: configuration.server.handshakeTimeout,
-            maxConnections: configuration.server.maxConnections
+            maxConnections: configuration.server.maxConnections,
+            connectionLimits: configuration.server.connectionLimits
         )
     }
 

@@ -134,8 +134,9 @@ public final class GatewayServer: Sendable {
     /// Applies a new configuration: new and changed endpoints serve new connections from now on;
     /// removed endpoints close their sessions with 1001, and so do changed endpoints whose sessions share
     /// a room or a process (so that nobody is left in the old room). Per-connection sessions of a changed
-    /// endpoint (echo, process) finish with the settings they started with. `server:` keys other than
-    /// the HTTP paths need a restart; they are listed in the summary.
+    /// endpoint (echo, process) finish with the settings they started with. The limits at the door
+    /// (`max_connections_per_ip`, `new_connections`, `new_connections_per_ip`) apply to new handshakes;
+    /// `server:` keys other than those and the HTTP paths need a restart; they are listed in the summary.
     @discardableResult
     public func reload(_ next: GatewayConfiguration) async throws -> ReloadSummary {
         let (previous, oldConfiguration) = state.withLockedValue { ($0.application, $0.configuration) }
@@ -164,6 +165,7 @@ public final class GatewayServer: Sendable {
             state.retired.removeAll { $0.activeSessions == 0 }
         }
         server.replaceRouter(router)
+        server.replaceConnectionLimits(next.server.connectionLimits)
         application.start()
         var retiring: [(EndpointRuntime, CloseReason)] = []
         for path in summary.removed {

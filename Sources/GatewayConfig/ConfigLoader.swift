@@ -194,6 +194,18 @@ public enum ConfigLoader {
                 if let value = reader.integer(value, "server.max_connections", range: 1...10_000_000) {
                     server.maxConnections = value
                 }
+            case "max_connections_per_ip":
+                if let value = readCountOrUnlimited(value, "server.max_connections_per_ip", reader: &reader) {
+                    server.maxConnectionsPerIP = value
+                }
+            case "new_connections":
+                if let value = readConnectionRate(value, "server.new_connections", reader: &reader) {
+                    server.newConnections = value
+                }
+            case "new_connections_per_ip":
+                if let value = readConnectionRate(value, "server.new_connections_per_ip", reader: &reader) {
+                    server.newConnectionsPerIP = value
+                }
             case "handshake_timeout":
                 if let value = reader.duration(value, "server.handshake_timeout") { server.handshakeTimeout = value }
             case "shutdown_grace":
@@ -260,6 +272,12 @@ public enum ConfigLoader {
             if let v = reader.stringList(value, name) { settings.subprotocols = v }
         case "extensions":
             readExtensions(value, name, into: &settings.extensions, reader: &reader)
+        case "rate":
+            readMessageRate(value, name, into: &settings.rate, reader: &reader)
+        case "max_connections_per_ip":
+            if let v = readCountOrUnlimited(value, name, reader: &reader) {
+                settings.options.maxConnectionsPerAddress = v
+            }
         default:
             return false
         }

@@ -14,6 +14,14 @@ public enum ConfigReference {
         case nullable(ValueType)
         case object([Key])
         case stringOrObject([Key])
+        /// A rate of things: `20/s`, `1200/m`, `100/h`, or a number per second.
+        case rate
+        /// A rate of bytes: `1MiB/s`, `64KiB/s`.
+        case byteRate
+        /// A value of the inner type, or the word `unlimited`.
+        case unlimitedOr(ValueType)
+        /// A rate, or a mapping with these keys.
+        case rateOrObject([Key])
         /// `extensions:` — permessage-deflate's keys, or a registered name with text parameters.
         case extensions([Key])
         /// The `endpoints:` list.
@@ -78,6 +86,30 @@ public enum ConfigReference {
         Key("private_key", .string, nil, "PEM private key", required: true),
     ]
 
+    /// `server.new_connections` and `server.new_connections_per_ip` written as a mapping.
+    public static let connectionRate: [Key] = [
+        Key("rate", .rate, nil, "sessions per second on average: `200/s`, `1200/m`", required: true),
+        Key("burst", .integer(1...10_000_000), "one second's worth", "sessions allowed at once after a quiet period"),
+    ]
+
+    /// `rate:` of `defaults:` and every endpoint.
+    public static let messageRate: [Key] = [
+        Key("messages", .unlimitedOr(.rate), "unlimited", "messages per second on average: `20/s`, `1200/m`"),
+        Key(
+            "burst", .integer(1...1_000_000_000), "one second's worth",
+            "messages allowed at once after a quiet period"),
+        Key(
+            "bytes", .unlimitedOr(.byteRate), "unlimited",
+            "message payload bytes per second (after decompression): `1MiB/s`"),
+        Key(
+            "bytes_burst", .size, "one second's worth",
+            "bytes allowed at once; a larger message passes only when the bucket is full"),
+        Key(
+            "action", .oneOf(MessageRateLimit.Action.allCases.map(\.rawValue)),
+            MessageRateLimit.Action.drop.rawValue,
+            "a message over the rate: `drop` it (counted in `wsgate_rate_limited_total`) or `close` with 1008"),
+    ]
+
     /// `server:`.
     public static let server: [Key] = [
         Key(
@@ -88,6 +120,17 @@ public enum ConfigReference {
             .integer(1...10_000_000),
             "\(serverDefaults.maxConnections)",
             "sessions beyond it get HTTP 503 before upgrading"
+        ),
+        Key(
+            "max_connections_per_ip", .unlimitedOr(.integer(1...10_000_000)), "unlimited",
+            "WebSocket sessions open at once from one client IP; beyond it HTTP 429 with `Retry-After: 1`"),
+        Key(
+            "new_connections", .unlimitedOr(.rateOrObject(connectionRate)), "unlimited",
+            "new WebSocket sessions per second over the server, e.g. `200/s` or `{ rate: 200/s, burst: 400 }`; beyond it HTTP 503 with `Retry-After`"
+        ),
+        Key(
+            "new_connections_per_ip", .unlimitedOr(.rateOrObject(connectionRate)), "unlimited",
+            "new WebSocket sessions per second from one client IP, e.g. `5/s`; beyond it HTTP 429 with `Retry-After`"
         ),
         Key(
             "handshake_timeout",
@@ -175,6 +218,13 @@ public enum ConfigReference {
             .nullable(.extensions(deflate)),
             "permessage-deflate on",
             "extensions in negotiation order, by name; null turns all off"
+        ),
+        Key(
+            "max_connections_per_ip", .unlimitedOr(.integer(1...10_000_000)), "unlimited",
+            "sessions of this endpoint open at once from one client IP; beyond it HTTP 429 with `Retry-After: 1`"),
+        Key(
+            "rate", .unlimitedOr(.nullable(.object(messageRate))), "unlimited",
+            "how fast one connection may send: `{ messages: 20/s, burst: 40, action: drop }`; `rate:` keys of an endpoint apply over those of `defaults:`"
         ),
     ]
 

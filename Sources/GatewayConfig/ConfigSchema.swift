@@ -65,6 +65,26 @@ public enum ConfigSchema {
                 "properties": ["permessage-deflate": ["anyOf": [object(deflate), ["type": "null"]]]],
                 "additionalProperties": false,
             ]
+        case .rate:
+            return [
+                "anyOf": [
+                    ["type": "number", "exclusiveMinimum": 0],
+                    ["type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(/(s|m|h))?$"],
+                    interpolated,
+                ]
+            ]
+        case .byteRate:
+            return [
+                "anyOf": [
+                    ["type": "string", "pattern": "^[0-9]+(B|KiB|MiB|GiB)?(/(s|m|h))?$"],
+                    ["type": "integer", "minimum": 1],
+                    interpolated,
+                ]
+            ]
+        case .unlimitedOr(let inner):
+            return ["anyOf": [schema(inner), ["const": "unlimited"]]]
+        case .rateOrObject(let keys):
+            return ["anyOf": [schema(.rate), object(keys)]]
         case .stringMap:
             return ["type": "object", "additionalProperties": ["type": ["string", "number", "boolean"]]]
         case .endpoints:

@@ -67,6 +67,15 @@ public struct ServerSettings: Sendable, Equatable {
     public var listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080)
     /// `max_connections`: most sessions at once; beyond it HTTP 503. Default 10000.
     public var maxConnections: Int = 10_000
+    /// `max_connections_per_ip`: most sessions open at once from one client IP address; beyond it HTTP
+    /// 429 with `Retry-After`. Default `Int.max` (unlimited).
+    public var maxConnectionsPerIP: Int = .max
+    /// `new_connections`: new sessions per second over the whole server (a token bucket); beyond it HTTP
+    /// 503 with `Retry-After`. Default nil (unlimited).
+    public var newConnections: RateLimit?
+    /// `new_connections_per_ip`: new sessions per second from one client IP address (a token bucket
+    /// each); beyond it HTTP 429 with `Retry-After`. Default nil (unlimited).
+    public var newConnectionsPerIP: RateLimit?
     /// `handshake_timeout`: drop a client that has not completed its handshake by then. Default 10s.
     public var handshakeTimeout: Duration = .seconds(10)
     /// `shutdown_grace`: on SIGTERM/SIGINT, how long sessions get to close before wsgate exits. Default 10s.
@@ -90,6 +99,15 @@ public struct ServerSettings: Sendable, Equatable {
     public var logFormat: LogFormat = .text
 
     public init() {}
+
+    /// The engine's limits at the door for these settings.
+    public var connectionLimits: ConnectionLimits {
+        ConnectionLimits(
+            maxConnectionsPerAddress: maxConnectionsPerIP,
+            newConnectionRate: newConnections,
+            newConnectionRatePerAddress: newConnectionsPerIP
+        )
+    }
 }
 
 /// `server.log.format`.
@@ -162,7 +180,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
 /// Settings every endpoint has; `defaults:` sets them for all, an endpoint overrides them for itself.
 public struct EndpointSettings: Sendable, Equatable {
-    /// `ping_period`, `timeout`, `idle_timeout`, `max_frame_size`, `max_message_size`, `masking`.
+    /// `ping_period`, `timeout`, `idle_timeout`, `max_frame_size`, `max_message_size`, `masking`,
+    /// `max_connections_per_ip`.
     public var options: WebSocketOptions = WebSocketOptions()
     /// `allowed_origins`: exact origins, or `["*"]` for any. Default any.
     public var allowedOrigins: [String] = ["*"]
@@ -170,6 +189,10 @@ public struct EndpointSettings: Sendable, Equatable {
     public var subprotocols: [String] = []
     /// `extensions`: in negotiation order. Default: permessage-deflate with its defaults.
     public var extensions: [ExtensionSetting] = [.permessageDeflate(PerMessageDeflateConfiguration())]
+    /// `rate`: how fast a connection may send. Default unlimited. `options.rateLimit` is made from it.
+    public var rate: MessageRateSettings = MessageRateSettings() {
+        didSet { options.rateLimit = rate.limit }
+    }
 
     public init() {}
 
@@ -179,6 +202,43 @@ public struct EndpointSettings: Sendable, Equatable {
             if case .permessageDeflate(let configuration) = setting { return configuration }
         }
         return nil
+    }
+}
+
+/// `rate: { messages, burst, bytes, bytes_burst, action }` — token buckets on what one connection
+/// sends. Each key is optional; an endpoint's `rate:` keys apply over those of `defaults:`.
+public struct MessageRateSettings: Sendable, Equatable {
+    /// `messages`: messages per second on average. Default nil (unlimited).
+    public var messagesPerSecond: Double?
+    /// `burst`: messages allowed at once after a quiet period. Default: one second's worth.
+    public var burst: Int?
+    /// `bytes`: message payload bytes per second on average. Default nil (unlimited).
+    public var bytesPerSecond: Double?
+    /// `bytes_burst`: bytes allowed at once. Default: one second's worth.
+    public var bytesBurst: Int?
+    /// `action`: what happens to a message over the rate: drop (counted) or close (1008). Default drop.
+    public var action: MessageRateLimit.Action = .drop
+
+    public init(
+        messagesPerSecond: Double? = nil,
+        burst: Int? = nil,
+        bytesPerSecond: Double? = nil,
+        bytesBurst: Int? = nil,
+        action: MessageRateLimit.Action = .drop
+    ) {
+        self.messagesPerSecond = messagesPerSecond
+        self.burst = burst
+        self.bytesPerSecond = bytesPerSecond
+        self.bytesBurst = bytesBurst
+        self.action = action
+    }
+
+    /// The engine's limit, nil when neither messages nor bytes are limited.
+    public var limit: MessageRateLimit? {
+        let messages = messagesPerSecond.map { RateLimit(perSecond: $0, burst: burst.map(Double.init)) }
+        let bytes = bytesPerSecond.map { RateLimit(perSecond: $0, burst: bytesBurst.map(Double.init)) }
+        guard messages != nil || bytes != nil else { return nil }
+        return MessageRateLimit(messages: messages, bytes: bytes, action: action)
     }
 }
 

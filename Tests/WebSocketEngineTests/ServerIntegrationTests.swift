@@ -177,16 +177,7 @@ import WebSocketTesting
 
     @Test func sessionsAreReleased_afterClientsGoAway() async throws {
         try await withTestServer(try echoRouter()) { server in
-            for round in 0..<20 {
-                let client = try await server.connect("/echo")
-                try await expectEcho(client, "round \(round)")
-                if round % 2 == 0 {
-                    await client.disconnect()
-                } else {
-                    try await client.send(.close(CloseReason(.normal)))
-                    #expect(await client.waitForDisconnect())
-                }
-            }
+            try await churnEchoSessions(port: server.server.port)
             var open = server.server.openSessions
             for _ in 0..<50 where open > 0 {
                 try await Task.sleep(for: .milliseconds(20))

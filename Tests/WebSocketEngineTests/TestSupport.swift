@@ -37,3 +37,20 @@ func expectEcho(_ client: WebSocketTestClient, _ text: String = "still here") as
     let frame = try await client.receive()
     #expect(frame.readText() == text)
 }
+
+/// Opens `rounds` sessions to `/echo` one after another, echoes once on each, and ends them half by
+/// dropping the TCP connection and half with a close frame (both ways a session can end).
+func churnEchoSessions(
+    port: Int, rounds: Int = 20, headers: [(String, String)] = []
+) async throws {
+    for round in 0..<rounds {
+        let client = try await WebSocketTestClient.connect(port: port, path: "/echo", headers: headers)
+        try await expectEcho(client, "round \(round)")
+        if round % 2 == 0 {
+            await client.disconnect()
+        } else {
+            try await client.send(.close(CloseReason(.normal)))
+            #expect(await client.waitForDisconnect())
+        }
+    }
+}

@@ -36,10 +36,12 @@ extension WebSocketConnectionHandler {
             )
             return
         }
+        if !admitAtTheDoor(context: context) || !admitToEndpoint(route, context: context) { return }
         guard
             registry.add(
                 ObjectIdentifier(self), limit: configuration.maxConnections, connection: self, context: context)
         else {
+            releaseAddress()
             refuse(
                 .serverBusy,
                 .error(
@@ -67,6 +69,7 @@ extension WebSocketConnectionHandler {
         if let admission = route.admission, case .refuse(let status, let message) = admission(request) {
             registry.remove(ObjectIdentifier(self))
             registered = false
+            releaseAddress()
             refuse(.notAdmitted, .error(status, HTTPResponse.reasonPhrase(for: status), message), context: context)
             return
         }
@@ -111,11 +114,12 @@ extension WebSocketConnectionHandler {
             maxMessageSize: options.maxMessageSize,
             allowedReservedBits: extensions.reservedBits
         )
+        rateLimiter = options.rateLimit.map { MessageRateLimiter($0, now: .now()) }
         keepAlive = KeepAlive(
             pingPeriod: TimeAmount(options.pingPeriod),
             timeout: TimeAmount(options.timeout),
             idleTimeout: TimeAmount(options.idleTimeout),
-            now: .now()
+            now: context.eventLoop.now
         )
         scheduleKeepAlive(context: context)
         startSession(request: request, route: route, context: context)
@@ -151,6 +155,76 @@ extension WebSocketConnectionHandler {
                 await session.close(CloseReason(.internalError, "handler failed"))
             }
         }
+    }
+
+    /// Applies the server's ``ConnectionLimits``; refuses with 429 or 503 and returns false when one is
+    /// reached. An admitted session counted against its address is released when it ends.
+    func admitAtTheDoor(context: ChannelHandlerContext) -> Bool {
+        let address = context.channel.remoteAddress?.ipAddress
+        func retryAfter(_ wait: TimeAmount) -> [HTTPHeaderField] {
+            let seconds = max(1, (wait.nanoseconds + 999_999_999) / 1_000_000_000)
+            return [HTTPHeaderField("Retry-After", "\(seconds)")]
+        }
+        switch core.gate.admit(address: address) {
+        case .admit(let counted):
+            countedAddress = counted ? address : nil
+            return true
+        case .tooManyFromAddress(let limit):
+            refuse(
+                .addressLimit,
+                .error(
+                    429, "Too Many Requests",
+                    "Your address holds its maximum of \(limit) connections; close one, or retry later.",
+                    headers: retryAfter(.seconds(1))),
+                context: context
+            )
+        case .addressRateLimited(let wait):
+            refuse(
+                .addressRateLimited,
+                .error(
+                    429, "Too Many Requests", "Too many new connections from your address; retry later.",
+                    headers: retryAfter(wait)),
+                context: context
+            )
+        case .rateLimited(let wait):
+            refuse(
+                .rateLimited,
+                .error(
+                    503, "Service Unavailable", "The server is taking too many new connections; retry later.",
+                    headers: retryAfter(wait)),
+                context: context
+            )
+        }
+        return false
+    }
+
+    /// Applies the endpoint's ``WebSocketOptions/maxConnectionsPerAddress``; refuses with 429 and returns
+    /// false when the client address holds that many sessions of the endpoint.
+    func admitToEndpoint(_ route: WebSocketRouter.Route, context: ChannelHandlerContext) -> Bool {
+        let limit = route.options.maxConnectionsPerAddress
+        guard limit != .max, let address = context.channel.remoteAddress?.ipAddress else { return true }
+        let endpoint = route.path.description
+        if core.gate.admit(address: address, endpoint: endpoint, limit: limit) {
+            countedEndpointKey = ConnectionGate.endpointKey(endpoint, address)
+            return true
+        }
+        releaseAddress()
+        refuse(
+            .endpointAddressLimit,
+            .error(
+                429, "Too Many Requests",
+                "Your address holds this endpoint's maximum of \(limit) connections; close one, or retry later.",
+                headers: [HTTPHeaderField("Retry-After", "1")]),
+            context: context
+        )
+        return false
+    }
+
+    /// Stops counting this connection against its client address (see ``admitAtTheDoor(context:)`` and
+    /// ``admitToEndpoint(_:context:)``).
+    func releaseAddress() {
+        if let address = countedAddress.take() { core.gate.release(address: address) }
+        if let key = countedEndpointKey.take() { core.gate.release(address: key) }
     }
 
     func refuse(_ refusal: HandshakeRefusal, _ response: HTTPResponse, context: ChannelHandlerContext) {

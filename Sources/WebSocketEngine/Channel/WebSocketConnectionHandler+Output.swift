@@ -6,7 +6,7 @@ extension WebSocketConnectionHandler {
     func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
         case .deliver(var message):
-            if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: .now()) }
+            if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: context.eventLoop.now) }
             metrics?.messagesReceived.increment()
             if !message.reserved.isEmpty {
                 do {
@@ -21,6 +21,10 @@ extension WebSocketConnectionHandler {
                     }
                     return
                 }
+            }
+            if rateLimiter?.admit(size: message.data.readableBytes, now: .now()) == false {
+                overRate(context: context)
+                return
             }
             let frame: Frame = message.kind == .text ? .text(message.data) : .binary(message.data)
             guard let source else { return }
@@ -50,6 +54,18 @@ extension WebSocketConnectionHandler {
             }
         case .closeConnection:
             context.close(promise: nil)
+        }
+    }
+
+    /// A message over the endpoint's rate: dropped (counted), or the connection closed with 1008.
+    func overRate(context: ChannelHandlerContext) {
+        switch options.rateLimit?.action ?? .drop {
+        case .drop:
+            metrics?.rateLimitedDropped.increment()
+        case .close:
+            metrics?.rateLimitedClosed.increment()
+            let reason = CloseReason(.policyViolation, "message rate limit exceeded")
+            if let action = machine?.fail(with: reason) { perform(action, context: context) }
         }
     }
 
@@ -89,10 +105,11 @@ extension WebSocketConnectionHandler {
         writeFrame(.close, payload, context: context, promise: written)
         switch then {
         case .closeConnection:
-            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             // A peer that sent its close and stopped reading would hold the connection for ever (the
             // reply waits behind data it never takes, and keep-alive ended with the close): bound it.
+            // Scheduled before the close below, which may run at once and must be able to cancel it.
             scheduleCloseTimer(context: context, atLeast: Self.closeReplyLimit)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         case .awaitPeerClose:
             scheduleCloseTimer(context: context)
         case .shutdownOutput:

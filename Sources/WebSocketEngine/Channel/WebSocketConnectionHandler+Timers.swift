@@ -14,7 +14,9 @@ extension WebSocketConnectionHandler {
 
     func keepAliveFired(context: ChannelHandlerContext) {
         guard machine?.state == .open, var keepAlive else { return }
-        let action = keepAlive.tick(now: .now())
+        // The loop's clock, the one the timer was scheduled on: a timer that fires by one clock and asks
+        // another whether it is due can find it not due and reschedule itself for the past, forever.
+        let action = keepAlive.tick(now: context.eventLoop.now)
         self.keepAlive = keepAlive
         switch action {
         case .none:
@@ -40,6 +42,8 @@ extension WebSocketConnectionHandler {
     /// Closes the connection after `timeout` (or `atLeast`, when `timeout` is shorter or 0).
     func scheduleCloseTimer(context: ChannelHandlerContext, atLeast floor: TimeAmount = .zero) {
         closeTimer?.cancel()
+        // A timer made after the channel closed would never be cancelled, and it holds the handler.
+        guard context.channel.isActive else { return }
         let timeout = max(options.timeout > .zero ? TimeAmount(options.timeout) : .zero, floor)
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)

@@ -43,6 +43,12 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var writabilityWaiters: [EventLoopPromise<Void>] = []
     var closePromise: EventLoopPromise<CloseReason>?
     var registered = false
+    /// The client address this session counts against (``ConnectionLimits/maxConnectionsPerAddress``).
+    var countedAddress: String?
+    /// The key this session counts under for its endpoint's own limit per address.
+    var countedEndpointKey: String?
+    /// The message rate of the session, when its endpoint limits it.
+    var rateLimiter: MessageRateLimiter?
     let consumption = Consumption()
     /// A close reply or failure close waiting until the handler has finished with the messages that came
     /// before it (its `incoming` loop ended), so answers to those still go out before the close frame
@@ -123,6 +129,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             registry.remove(ObjectIdentifier(self))
             registered = false
         }
+        releaseAddress()
         if let metrics, let openedAt {
             metrics.open.decrement()
             metrics.closed(code: reason.code.rawValue)

@@ -14,6 +14,14 @@ package enum HandshakeRefusal: String, Sendable, Equatable, CaseIterable {
     case headTooLarge = "head_too_large"
     case malformedRequest = "malformed_request"
     case serverBusy = "server_busy"
+    /// The client address holds `max_connections_per_ip` sessions (429).
+    case addressLimit = "ip_limit"
+    /// The client address opens sessions faster than `new_connections_per_ip_per_second` (429).
+    case addressRateLimited = "ip_rate_limited"
+    /// The client address holds the endpoint's `max_connections_per_ip` sessions (429).
+    case endpointAddressLimit = "endpoint_ip_limit"
+    /// The server opens sessions faster than `new_connections_per_second` (503).
+    case rateLimited = "rate_limited"
     case notAdmitted = "not_admitted"
     case draining = "draining"
     case handshakeTimeout = "handshake_timeout"

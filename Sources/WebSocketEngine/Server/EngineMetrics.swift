@@ -9,7 +9,7 @@ import NIOConcurrencyHelpers
 /// `wsgate_messages_sent_total{endpoint}`, `wsgate_bytes_received_total{endpoint}`,
 /// `wsgate_bytes_sent_total{endpoint}`, `wsgate_closes_total{endpoint,code}`,
 /// `wsgate_pings_sent_total{endpoint}`, `wsgate_keepalive_timeouts_total{endpoint}`,
-/// `wsgate_compression_bytes_total{endpoint,direction,form}`.
+/// `wsgate_compression_bytes_total{endpoint,direction,form}`, `wsgate_rate_limited_total{endpoint,action}`.
 final class EngineMetrics: Sendable {
     private let factory: any MetricsFactory
     private let endpoints = NIOLockedValueBox<[String: EndpointMetrics]>([:])
@@ -58,6 +58,10 @@ final class EndpointMetrics: Sendable {
     let receivedUncompressed: Counter
     let sentUncompressed: Counter
     let sentCompressed: Counter
+    /// Messages over the endpoint's rate limit (`wsgate_rate_limited_total{endpoint,action}`): dropped,
+    /// or the one that closed its connection with 1008.
+    let rateLimitedDropped: Counter
+    let rateLimitedClosed: Counter
     private let endpoint: String
     private let factory: any MetricsFactory
     private let closes = NIOLockedValueBox<[String: Counter]>([:])
@@ -82,6 +86,8 @@ final class EndpointMetrics: Sendable {
         receivedUncompressed = counter(compression, [("direction", "received"), ("form", "uncompressed")])
         sentUncompressed = counter(compression, [("direction", "sent"), ("form", "uncompressed")])
         sentCompressed = counter(compression, [("direction", "sent"), ("form", "compressed")])
+        rateLimitedDropped = counter("wsgate_rate_limited_total", [("action", "drop")])
+        rateLimitedClosed = counter("wsgate_rate_limited_total", [("action", "close")])
     }
 
     /// Counts a closed session by its close code's label (see ``closeCodeLabel(_:)``).

@@ -8,6 +8,7 @@ import NIOCore
 final class ServerCore: Sendable {
     let configuration: WebSocketServer.Configuration
     let registry = ConnectionRegistry()
+    let gate: Gate
     let metrics: EngineMetrics
     let logger: Logger
     private let state: NIOLockedValueBox<(router: WebSocketRouter, draining: Bool)>
@@ -21,6 +22,7 @@ final class ServerCore: Sendable {
     ) {
         self.configuration = configuration
         self.metrics = EngineMetrics(factory: metrics)
+        self.gate = Gate(configuration.connectionLimits)
         self.logger = logger
         self.state = NIOLockedValueBox((router, false))
     }
@@ -46,5 +48,35 @@ final class ServerCore: Sendable {
     var draining: Bool {
         get { state.withLockedValue { $0.draining } }
         set { state.withLockedValue { $0.draining = newValue } }
+    }
+}
+
+extension ServerCore {
+    /// The ``ConnectionGate`` shared by every event loop, behind a lock (taken once per handshake and once
+    /// per close of a counted session).
+    final class Gate: Sendable {
+        private let state: NIOLockedValueBox<ConnectionGate>
+
+        init(_ limits: ConnectionLimits) {
+            state = NIOLockedValueBox(ConnectionGate(limits, now: .now()))
+        }
+
+        var limits: ConnectionLimits { state.withLockedValue { $0.limits } }
+
+        func replaceLimits(_ limits: ConnectionLimits) {
+            state.withLockedValue { $0.replaceLimits(limits, now: .now()) }
+        }
+
+        func admit(address: String?) -> ConnectionGate.Decision {
+            state.withLockedValue { $0.admit(address: address, now: .now()) }
+        }
+
+        func admit(address: String, endpoint: String, limit: Int) -> Bool {
+            state.withLockedValue { $0.admit(address: address, endpoint: endpoint, limit: limit, now: .now()) }
+        }
+
+        func release(address: String) {
+            state.withLockedValue { $0.release(address: address, now: .now()) }
+        }
     }
 }

@@ -19,6 +19,13 @@ public struct WebSocketOptions: Sendable, Equatable {
     /// Extensions offered to clients, in the order they are negotiated (Ktor's `extensions { install(…) }`).
     /// Default none.
     public var extensions: [any WebSocketExtensionFactory]
+    /// How fast the client may send messages (messages and payload bytes per second, token buckets) and
+    /// what happens to a message over the rate: dropped (counted) or the connection closed with 1008.
+    /// Default nil (unlimited).
+    public var rateLimit: MessageRateLimit?
+    /// Most sessions of this endpoint open at once from one client address (the TCP peer's IP); beyond it
+    /// the handshake gets HTTP 429 with `Retry-After: 1`. Default `Int.max` (unlimited).
+    public var maxConnectionsPerAddress: Int
 
     /// Creates options; every argument has wsgate's default.
     public init(
@@ -29,7 +36,9 @@ public struct WebSocketOptions: Sendable, Equatable {
         maxMessageSize: Int = 4 << 20,
         masking: Bool = false,
         maxQueuedBytes: Int = 1 << 20,
-        extensions: [any WebSocketExtensionFactory] = []
+        extensions: [any WebSocketExtensionFactory] = [],
+        rateLimit: MessageRateLimit? = nil,
+        maxConnectionsPerAddress: Int = .max
     ) {
         self.pingPeriod = pingPeriod
         self.timeout = timeout
@@ -39,6 +48,8 @@ public struct WebSocketOptions: Sendable, Equatable {
         self.masking = masking
         self.maxQueuedBytes = maxQueuedBytes
         self.extensions = extensions
+        self.rateLimit = rateLimit
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
     }
 
     /// Options are equal when their settings are equal and they list extensions of the same names.
@@ -46,6 +57,7 @@ public struct WebSocketOptions: Sendable, Equatable {
         lhs.pingPeriod == rhs.pingPeriod && lhs.timeout == rhs.timeout && lhs.idleTimeout == rhs.idleTimeout
             && lhs.maxFrameSize == rhs.maxFrameSize && lhs.maxMessageSize == rhs.maxMessageSize
             && lhs.masking == rhs.masking && lhs.maxQueuedBytes == rhs.maxQueuedBytes
-            && lhs.extensions.map(\.name) == rhs.extensions.map(\.name)
+            && lhs.extensions.map(\.name) == rhs.extensions.map(\.name) && lhs.rateLimit == rhs.rateLimit
+            && lhs.maxConnectionsPerAddress == rhs.maxConnectionsPerAddress
     }
 }

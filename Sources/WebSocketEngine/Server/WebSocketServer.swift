@@ -31,6 +31,9 @@ public final class WebSocketServer: Sendable {
         /// no long computation): hand such work to another task. False runs handlers on Swift's global
         /// executor.
         public var handlersRunOnEventLoop: Bool
+        /// Limits on new sessions per client address and per second (HTTP 429 or 503 with `Retry-After`).
+        /// Default none; ``WebSocketServer/replaceConnectionLimits(_:)`` changes them while serving.
+        public var connectionLimits: ConnectionLimits
 
         /// Creates a configuration; every argument has a default.
         public init(
@@ -39,7 +42,8 @@ public final class WebSocketServer: Sendable {
             handshakeTimeout: Duration = .seconds(10),
             maxRequestHeadSize: Int = 16 * 1024,
             maxConnections: Int = 10_000,
-            handlersRunOnEventLoop: Bool = true
+            handlersRunOnEventLoop: Bool = true,
+            connectionLimits: ConnectionLimits = ConnectionLimits()
         ) {
             self.host = host
             self.port = port
@@ -47,6 +51,7 @@ public final class WebSocketServer: Sendable {
             self.maxRequestHeadSize = maxRequestHeadSize
             self.maxConnections = maxConnections
             self.handlersRunOnEventLoop = handlersRunOnEventLoop
+            self.connectionLimits = connectionLimits
         }
     }
 
@@ -105,6 +110,15 @@ public final class WebSocketServer: Sendable {
         core.router = router
     }
 
+    /// Replaces the limits at the door: handshakes from now on use `limits`. Open sessions stay counted
+    /// against their address; rate buckets start full.
+    public func replaceConnectionLimits(_ limits: ConnectionLimits) {
+        core.gate.replaceLimits(limits)
+    }
+
+    /// The limits at the door now.
+    public var connectionLimits: ConnectionLimits { core.gate.limits }
+
     /// Drains and stops: new WebSocket handshakes get HTTP 503 (plain HTTP routes such as a health check
     /// still answer, so a load balancer sees the instance leave), every session is closed with 1001
     /// (Going Away) — spread evenly over `spread` when it is above zero, so clients do not all reconnect
@@ -135,5 +149,20 @@ public final class WebSocketServer: Sendable {
     /// Waits until the listening socket closes (after ``shutdown(grace:)``).
     public func waitUntilClosed() async throws {
         try await channel.closeFuture.get()
+    }
+}
+
+extension WebSocketServer {
+    /// The handler the server puts on each accepted connection, for driving one connection without a
+    /// socket: the `connection` fuzz target feeds it bytes in an `EmbeddedChannel` (docs/fuzzing.md).
+    /// Each call makes a server of its own (routes, registry, metrics) for that one connection.
+    package static func connectionHandler(
+        router: WebSocketRouter,
+        configuration: Configuration = Configuration(),
+        logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) -> any ChannelHandler {
+        let core = ServerCore(router: router, configuration: configuration, metrics: metrics, logger: logger)
+        return WebSocketConnectionHandler(core: core)
     }
 }

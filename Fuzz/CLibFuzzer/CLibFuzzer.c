@@ -1,0 +1,2 @@
+// libFuzzer itself is linked by `-sanitize=fuzzer`; this target only declares its driver entry for Swift.
+#include "CLibFuzzer.h"
