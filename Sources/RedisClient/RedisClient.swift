@@ -15,7 +15,9 @@ import Synchronization
 /// once with ``RedisClientError/notConnected(address:)``, and the client reconnects with
 /// exponential backoff (``RedisConfiguration/backoff``); ``events`` reports the loss and the
 /// return. Scripts run with ``evaluate(_:keys:arguments:)``: `EVALSHA`, and `EVAL` when the server
-/// has forgotten the script (`NOSCRIPT`, after a restart or `SCRIPT FLUSH`).
+/// has forgotten the script (`NOSCRIPT`, after a restart or `SCRIPT FLUSH`), without losing their
+/// place in the order of commands. A command without a reply within
+/// ``RedisConfiguration/commandTimeout`` fails with those behind it, and the client reconnects.
 ///
 /// Pub/sub needs a connection of its own: ``RedisSubscriber``.
 ///
@@ -113,13 +115,43 @@ public final class RedisClient: Sendable {
         keys: [any RESPArgument] = [],
         arguments: [any RESPArgument] = []
     ) async throws -> RESPValue {
-        let tail: [any RESPArgument] = [keys.count] + keys + arguments
         let sha = try await load(script)
-        do {
-            return try await send(RedisCommand("EVALSHA", arguments: [sha] + tail))
-        } catch let error as RedisClientError where error.isReply(code: "NOSCRIPT") {
-            return try await send(RedisCommand("EVAL", arguments: [script.source] + tail))
+        let reply = try await enqueueEvaluation(script, sha: sha, keys: keys, arguments: arguments).get()
+        if case .error(let message) = reply { throw RedisClientError.reply(command: "EVALSHA", message: message) }
+        return reply
+    }
+
+    /// Queues a script's `EVALSHA` at once, in call order, like ``enqueue(_:)``. When the server has
+    /// forgotten the script (`NOSCRIPT`: a restart, `SCRIPT FLUSH`) it is sent again as `EVAL`, and so
+    /// is every evaluation queued behind it that was already sent, in their order, before anything
+    /// queued later: evaluations run in call order even then. `sha` is from ``load(_:)``. The future
+    /// holds the reply (error replies as values).
+    ///
+    /// A script whose source only this client uses (say, with a random comment) keeps that order
+    /// whatever other clients do; with a shared source another client's `EVAL` between two of this
+    /// client's evaluations could let the second run first.
+    public func enqueueEvaluation(
+        _ script: RedisScript,
+        sha: String,
+        keys: [any RESPArgument] = [],
+        arguments: [any RESPArgument] = []
+    ) throws(RedisClientError) -> EventLoopFuture<RESPValue> {
+        let tail: [any RESPArgument] = [keys.count] + keys + arguments
+        var future: EventLoopFuture<RESPValue>?
+        try manager.submit { loop in
+            let promise = loop.makePromise(of: RESPValue.self)
+            future = promise.futureResult
+            return [
+                RedisRequest(
+                    command: RedisCommand("EVALSHA", arguments: [sha] + tail),
+                    answer: .reply,
+                    promise: promise,
+                    fallback: RedisCommand("EVAL", arguments: [script.source] + tail)
+                )
+            ]
         }
+        guard let future else { throw .closed }
+        return future
     }
 
     /// Closes the connection and stops reconnecting; commands in flight fail.

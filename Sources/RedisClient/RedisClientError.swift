@@ -12,6 +12,9 @@ public enum RedisClientError: Error, Sendable, Equatable, CustomStringConvertibl
     case notConnected(address: String)
     /// The connection closed with the command in flight: it may or may not have run.
     case connectionClosed(address: String)
+    /// No reply within ``RedisConfiguration/commandTimeout``: the command (and those behind it) failed
+    /// and the connection was closed, to be re-established. The command may or may not have run.
+    case timedOut(address: String, command: String, after: Duration)
     /// The server sent bytes that are not RESP2; the connection was closed.
     case protocolError(RESPParserError)
     /// The server answered a command with an error reply (`ERR …`, `WRONGTYPE …`).
@@ -34,6 +37,9 @@ public enum RedisClientError: Error, Sendable, Equatable, CustomStringConvertibl
             "not connected to Redis at \(address) (reconnecting)"
         case .connectionClosed(let address):
             "the connection to Redis at \(address) closed before the reply arrived"
+        case .timedOut(let address, let command, let after):
+            "Redis at \(address) did not answer \(command) within \(Self.describe(after)); the connection was "
+                + "closed and is being re-established (a stuck or overloaded server?)"
         case .protocolError(let error):
             error.description
         case .reply(let command, let message):
@@ -41,6 +47,12 @@ public enum RedisClientError: Error, Sendable, Equatable, CustomStringConvertibl
         case .closed:
             "the Redis client was closed"
         }
+    }
+
+    /// `5s`, `250ms`.
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 
     /// True for an error reply whose code (its first word) is `code`, such as `NOSCRIPT`.

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A Redis pub/sub subscriber on a connection of its own.
 ///
@@ -20,6 +21,7 @@ public final class RedisSubscriber: Sendable {
     public static let defaultBufferSize = 100_000
 
     private let manager: RedisConnectionManager
+    private let dropped: DropCounter
 
     /// Messages received, in order. When the reader falls more than the buffer size behind, the
     /// newest messages are dropped (a gap the reader can fill from a stream). One reader.
@@ -32,33 +34,46 @@ public final class RedisSubscriber: Sendable {
     /// True while a connection is open.
     public var isConnected: Bool { manager.isConnected }
 
+    /// Messages dropped so far because ``messages`` was full.
+    public var droppedMessages: Int { dropped.count.load(ordering: .relaxed) }
+
     private init(
         manager: RedisConnectionManager,
+        dropped: DropCounter,
         messages: AsyncStream<RedisPubSubMessage>,
         continuation: AsyncStream<RedisPubSubMessage>.Continuation
     ) {
         self.manager = manager
+        self.dropped = dropped
         self.messages = messages
         self.messageContinuation = continuation
     }
 
     /// Connects and authenticates (see ``RedisClient/connect(to:eventLoopGroup:logger:)``);
-    /// `bufferSize` bounds ``messages``.
+    /// `bufferSize` bounds ``messages``, and `onDrop` is called (on the connection's event loop) for
+    /// each message dropped because the buffer was full (also counted in ``droppedMessages``).
     public static func connect(
         to configuration: RedisConfiguration,
         bufferSize: Int = defaultBufferSize,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "wsgate.redis.subscriber")
+        logger: Logger = Logger(label: "wsgate.redis.subscriber"),
+        onDrop: (@Sendable () -> Void)? = nil
     ) async throws -> RedisSubscriber {
         let (messages, continuation) = AsyncStream.makeStream(
             of: RedisPubSubMessage.self,
             bufferingPolicy: .bufferingOldest(max(bufferSize, 1))
         )
+        let dropped = DropCounter()
         let manager = RedisConnectionManager(
             configuration: configuration,
             group: eventLoopGroup,
             logger: logger,
-            onMessage: { continuation.yield($0) }
+            onMessage: { message in
+                if case .dropped = continuation.yield(message) {
+                    dropped.count.add(1, ordering: .relaxed)
+                    onDrop?()
+                }
+            }
         )
         do {
             try await manager.start()
@@ -66,7 +81,7 @@ public final class RedisSubscriber: Sendable {
             continuation.finish()
             throw error
         }
-        return RedisSubscriber(manager: manager, messages: messages, continuation: continuation)
+        return RedisSubscriber(manager: manager, dropped: dropped, messages: messages, continuation: continuation)
     }
 
     /// Subscribes to channels; returns once Redis confirmed them all (at once when disconnected:
@@ -120,4 +135,9 @@ public final class RedisSubscriber: Sendable {
             throw RedisClientError.reply(command: command, message: message)
         }
     }
+}
+
+/// A count shared between the connection's event loop and readers.
+final class DropCounter: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -29,9 +29,11 @@ public final class RedisServer: Sendable {
         return nil
     }()
 
-    /// Why tests that need the binary are skipped.
+    /// Why tests that need the binary fail when it is missing (they fail rather than skip, so that a
+    /// machine without it cannot pass them unseen).
     public static let missingMessage =
-        "redis-server is not installed: run scripts/setup-test-tools (or apt-get install redis-server)"
+        "redis-server is not installed, and the Redis tests need a real one: run scripts/setup-test-tools "
+        + "(it runs apt-get install redis-server), or set REDIS_SERVER=/path/to/redis-server"
 
     /// The port it listens on (the TLS port when started with `tls`).
     public let port: Int
@@ -118,7 +120,14 @@ public final class RedisServer: Sendable {
     public func kill() {
         guard let process = process.withLock({ $0.take() }) else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
+        Glibc.kill(process.processIdentifier, SIGCONT)  // a paused server dies only once continued
         process.waitUntilExit()
+    }
+
+    /// SIGSTOP (`true`) or SIGCONT (`false`): a server that hangs with its connections open.
+    public func pause(_ paused: Bool) {
+        guard let pid = process.withLock({ $0?.processIdentifier }) else { return }
+        Glibc.kill(pid, paused ? SIGSTOP : SIGCONT)
     }
 
     /// Kills the server and removes its directory.

@@ -7,7 +7,7 @@ import WebSocketEngine
 import WebSocketTesting
 
 /// Two gateway instances sharing their rooms through a real redis-server.
-@Suite(.serialized, .enabled(if: RedisServer.binary != nil, Comment(rawValue: RedisServer.missingMessage)))
+@Suite(.serialized)
 struct BrokerRoomTests {
     private func configuration(_ redis: RedisServer, onUnavailable: String = "reject") throws -> GatewayConfiguration {
         try ConfigLoader.parse(

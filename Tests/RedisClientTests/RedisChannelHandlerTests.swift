@@ -8,23 +8,33 @@ import Testing
 @Suite struct RedisChannelHandlerTests {
     private func channel(
         maxReplySize: Int = RESPParser.defaultMaxReplySize,
+        commandTimeout: TimeAmount? = nil,
         onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil
     ) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
-            RedisChannelHandler(address: "test:6379", maxReplySize: maxReplySize, onMessage: onMessage)
+            RedisChannelHandler(
+                address: "test:6379",
+                maxReplySize: maxReplySize,
+                commandTimeout: commandTimeout,
+                onMessage: onMessage
+            )
         )
+        // Connected, so that isActive says whether the handler closed it.
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()
         return channel
     }
 
     private func send(
         _ command: RedisCommand,
         on channel: EmbeddedChannel,
-        answer: RedisRequest.Answer = .reply
+        answer: RedisRequest.Answer = .reply,
+        fallback: RedisCommand? = nil
     ) throws -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         // Not writeOutbound: it waits for the write, and the handler flushes in a later loop task.
-        channel.write(RedisRequest(command: command, answer: answer, promise: promise), promise: nil)
+        channel.write(
+            RedisRequest(command: command, answer: answer, promise: promise, fallback: fallback), promise: nil)
         channel.flush()
         channel.embeddedEventLoop.run()
         return promise.futureResult
@@ -95,12 +105,84 @@ import Testing
         #expect(try value(reply)?.array?.count == 3)
     }
 
+    @Test func commandWithoutReply_failsAfterTheTimeout_withThoseBehindIt_andClosesTheConnection() throws {
+        let channel = try channel(commandTimeout: .seconds(5))
+        let answered = try send(RedisCommand("GET", "a"), on: channel)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        let first = try send(RedisCommand("GET", "b"), on: channel)
+        try channel.writeInbound(ByteBuffer(string: "$1\r\nx\r\n"))
+        #expect(try value(answered) == .bulkString(ByteBuffer(string: "x")))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        let second = try send(RedisCommand("GET", "c"), on: channel)
+        // 7 s after the start: the first command waited 4 s of its 5, so nothing failed yet.
+        #expect(try value(first) == nil)
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let expected = RedisClientError.timedOut(address: "test:6379", command: "GET", after: .seconds(5))
+        #expect(throws: expected) { try value(first) }
+        #expect(throws: expected) { try value(second) }
+        #expect(!channel.isActive)
+        #expect(
+            expected.description
+                == "Redis at test:6379 did not answer GET within 5s; the connection was closed and is being re-established (a stuck or overloaded server?)"
+        )
+    }
+
+    @Test func noTimeout_waitsForEver() throws {
+        let channel = try channel(commandTimeout: nil)
+        let pending = try send(RedisCommand("BLPOP", "q", 0), on: channel)
+        channel.embeddedEventLoop.advanceTime(by: .hours(2))
+        #expect(try value(pending) == nil)
+        #expect(channel.isActive)
+    }
+
+    @Test func noscript_resendsItAndEveryEvaluationBehindIt_inOrder_beforeLaterCommands() throws {
+        let channel = try channel()
+        func evaluation(_ n: Int) throws -> EventLoopFuture<RESPValue> {
+            try send(
+                RedisCommand("EVALSHA", "abc", 0, n), on: channel,
+                fallback: RedisCommand("EVAL", "return ARGV[1]", 0, n))
+        }
+        let a = try evaluation(1)
+        let plain = try send(RedisCommand("GET", "k"), on: channel)
+        let b = try evaluation(2)
+        _ = drain(channel)
+        try channel.writeInbound(ByteBuffer(string: "-NOSCRIPT No matching script.\r\n"))
+        // a and b go again as EVAL at once, in their order; the GET between them is not a script.
+        #expect(
+            drain(channel)
+                == RedisCommand("EVAL", "return ARGV[1]", 0, 1).encodedText
+                + RedisCommand("EVAL", "return ARGV[1]", 0, 2).encodedText)
+        let c = try evaluation(3)
+        #expect(drain(channel) == RedisCommand("EVALSHA", "abc", 0, 3).encodedText)
+        // The GET's reply, b's NOSCRIPT (for nobody), then the EVALs' replies and c's.
+        try channel.writeInbound(
+            ByteBuffer(string: "$1\r\nv\r\n-NOSCRIPT No matching script.\r\n:1\r\n:2\r\n:3\r\n"))
+        #expect(try value(plain) == .bulkString(ByteBuffer(string: "v")))
+        #expect(try value(a) == .integer(1))
+        #expect(try value(b) == .integer(2))
+        #expect(try value(c) == .integer(3))
+        #expect(drain(channel).isEmpty)
+        #expect(channel.isActive)
+    }
+
     @Test func subscribeRefused_completesWithTheErrorReply() throws {
         let channel = try channel(onMessage: { _ in })
         let subscribed = try send(RedisCommand("SUBSCRIBE", "a", "b"), on: channel, answer: .confirmations(2))
         try channel.writeInbound(ByteBuffer(string: "-NOAUTH Authentication required.\r\n"))
         #expect(try value(subscribed) == .error("NOAUTH Authentication required."))
     }
+}
+
+/// What the handler wrote so far, as text.
+private func drain(_ channel: EmbeddedChannel) -> String {
+    var written = ByteBuffer()
+    while var chunk = try? channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&chunk) }
+    return String(buffer: written)
+}
+
+extension RedisCommand {
+    fileprivate var encodedText: String { String(buffer: encoded) }
 }
 
 /// The outcome of `future` once the embedded loop ran its tasks; nil while it is pending.

@@ -6,7 +6,7 @@ import RedisTesting
 import Testing
 
 /// The client and subscriber against a real `redis-server` the tests start themselves.
-@Suite(.serialized, .enabled(if: RedisServer.binary != nil, Comment(rawValue: RedisServer.missingMessage)))
+@Suite(.serialized)
 struct RedisIntegrationTests {
     @Test func tenThousandPipelinedINCRs_comeBackInOrder() async throws {
         try await withRedisServer { server in
@@ -254,7 +254,7 @@ struct RedisIntegrationTests {
     }
 }
 
-@Suite(.enabled(if: RedisServer.binary != nil, Comment(rawValue: RedisServer.missingMessage)))
+@Suite
 struct RedisTLSTests {
     @Test func rediss_connectsOverTLS_andChecksTheCertificate() async throws {
         let server = try await RedisServer(tls: true)

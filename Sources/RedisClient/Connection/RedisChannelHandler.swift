@@ -29,6 +29,21 @@ struct RedisRequest: Sendable {
     var command: RedisCommand
     var answer: Answer
     var promise: EventLoopPromise<RESPValue>
+    /// For `EVALSHA`: the `EVAL` that replaces it when the server answers `NOSCRIPT` (see
+    /// ``RedisChannelHandler``).
+    var fallback: RedisCommand?
+
+    init(
+        command: RedisCommand,
+        answer: Answer,
+        promise: EventLoopPromise<RESPValue>,
+        fallback: RedisCommand? = nil
+    ) {
+        self.command = command
+        self.answer = answer
+        self.promise = promise
+        self.fallback = fallback
+    }
 }
 
 /// Writes commands and matches the replies to them in order (RESP has no request ids: the n-th
@@ -39,6 +54,16 @@ struct RedisRequest: Sendable {
 /// write. On a subscriber connection (`onMessage` set) pushed messages bypass the queue and
 /// subscription confirmations complete the `(P)(UN)SUBSCRIBE` that asked for them.
 ///
+/// A command that has waited `commandTimeout` for its reply fails, with every command behind it (their
+/// replies would come after it), and the connection closes so that its owner reconnects: a Redis that
+/// hangs never holds a caller longer than that.
+///
+/// A request with a `fallback` (`EVALSHA` with its `EVAL`) that gets `NOSCRIPT` is sent again as its
+/// fallback, and so is, at once and in order, every fallback request already sent behind it: they
+/// reached Redis before the script could be back, so they get `NOSCRIPT` too (their replies are
+/// ignored), and nothing sent later can run before them. Scripts whose SHA-1 only this connection
+/// loads (a nonce in the source) get that guarantee whatever other clients do.
+///
 /// Confined to its channel's event loop, as every channel handler.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -47,19 +72,32 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     private struct Waiting {
         var remaining: Int
-        var promise: EventLoopPromise<RESPValue>
+        /// Nil once the request was sent again as its fallback: this reply is for nobody.
+        var promise: EventLoopPromise<RESPValue>?
+        var name: String
+        var fallback: RedisCommand?
+        var sentAt: NIODeadline
     }
 
     private var parser: RESPParser
     private var waiting = CircularBuffer<Waiting>(initialCapacity: 64)
     private let address: String
     private let onMessage: (@Sendable (RedisPubSubMessage) -> Void)?
+    private let commandTimeout: TimeAmount?
+    private var timer: Scheduled<Void>?
     private var closed = false
     private var flushScheduled = false
 
-    init(address: String, maxReplySize: Int, onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil) {
+    /// A handler for the server at `address`; `commandTimeout` nil waits for replies for ever.
+    init(
+        address: String,
+        maxReplySize: Int,
+        commandTimeout: TimeAmount? = nil,
+        onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil
+    ) {
         self.address = address
         self.parser = RESPParser(maxReplySize: maxReplySize)
+        self.commandTimeout = commandTimeout
         self.onMessage = onMessage
     }
 
@@ -78,8 +116,37 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         case .reply: remaining = 1
         case .confirmations(let count): remaining = max(count, 1)
         }
-        waiting.append(Waiting(remaining: remaining, promise: request.promise))
+        waiting.append(
+            Waiting(
+                remaining: remaining,
+                promise: request.promise,
+                name: request.command.name,
+                fallback: request.fallback,
+                sentAt: context.eventLoop.now
+            )
+        )
+        armTimer(context)
         context.write(wrapOutboundOut(request.command.encoded), promise: promise)
+    }
+
+    /// Schedules the check of the oldest command's deadline, unless one is scheduled.
+    private func armTimer(_ context: ChannelHandlerContext) {
+        guard let commandTimeout, timer == nil, let oldest = waiting.first else { return }
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: oldest.sentAt + commandTimeout) {
+            bound.value.handler.timer = nil
+            bound.value.handler.checkDeadline(bound.value.context)
+        }
+    }
+
+    private func checkDeadline(_ context: ChannelHandlerContext) {
+        guard let commandTimeout, !closed, let oldest = waiting.first else { return }
+        if oldest.sentAt + commandTimeout <= context.eventLoop.now {
+            let after = Duration.nanoseconds(commandTimeout.nanoseconds)
+            fail(context, RedisClientError.timedOut(address: address, command: oldest.name, after: after))
+        } else {
+            armTimer(context)
+        }
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -96,7 +163,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         parser.append(unwrapInboundIn(data))
         do {
             while let value = try parser.next() {
-                guard deliver(value) else {
+                guard deliver(value, context: context) else {
                     fail(context, RedisClientError.protocolError(.invalid("a reply nobody asked for: \(value)")))
                     return
                 }
@@ -108,7 +175,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     /// Hands a value to its waiter or, on a subscriber connection, to `onMessage`; false when no
     /// command waits for it.
-    private func deliver(_ value: RESPValue) -> Bool {
+    private func deliver(_ value: RESPValue, context: ChannelHandlerContext) -> Bool {
         if let onMessage, case .array(let items) = value, let kind = items.first?.bytes {
             switch (String(buffer: kind), items.count) {
             case ("message", 3):
@@ -127,16 +194,37 @@ final class RedisChannelHandler: ChannelDuplexHandler {
                 if first.remaining > 0 {
                     waiting[waiting.startIndex] = first
                 } else {
-                    waiting.removeFirst().promise.succeed(value)
+                    waiting.removeFirst().promise?.succeed(value)
                 }
                 return true
             default:
                 break
             }
         }
-        guard let first = waiting.popFirst() else { return false }
-        first.promise.succeed(value)
+        guard let first = waiting.first else { return false }
+        if first.fallback != nil, first.promise != nil, case .error(let message) = value,
+            message.hasPrefix("NOSCRIPT")
+        {
+            sendFallbacks(context)
+        }
+        waiting.removeFirst().promise?.succeed(value)
+        armTimer(context)
         return true
+    }
+
+    /// The first waiting request got `NOSCRIPT`: it and every fallback request behind it go again as
+    /// their fallbacks, in order, in this event loop task (so nothing written later can come between).
+    private func sendFallbacks(_ context: ChannelHandlerContext) {
+        let now = context.eventLoop.now
+        var resent: [Waiting] = []
+        for index in waiting.indices {
+            guard let fallback = waiting[index].fallback, let promise = waiting[index].promise else { continue }
+            waiting[index].promise = nil
+            resent.append(Waiting(remaining: 1, promise: promise, name: fallback.name, fallback: nil, sentAt: now))
+            context.write(wrapOutboundOut(fallback.encoded), promise: nil)
+        }
+        waiting.append(contentsOf: resent)
+        context.flush()
     }
 
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
@@ -146,7 +234,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     private func failWaiting(_ error: any Error) {
         closed = true
-        while let first = waiting.popFirst() { first.promise.fail(error) }
+        timer?.cancel()
+        timer = nil
+        while let first = waiting.popFirst() { first.promise?.fail(error) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

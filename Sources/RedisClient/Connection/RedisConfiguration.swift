@@ -20,6 +20,10 @@ public struct RedisConfiguration: Sendable {
     public var tls: TLSConfiguration?
     /// How long a TCP (and TLS) connection may take (default 5 s).
     public var connectTimeout: Duration
+    /// How long a command may wait for its reply (default 5 s); then it fails with
+    /// ``RedisClientError/timedOut(address:command:after:)``, with the commands behind it, and the
+    /// connection is closed and re-established. Nil waits for ever.
+    public var commandTimeout: Duration?
     /// Delays between reconnection attempts.
     public var backoff: ReconnectBackoff
     /// The largest reply accepted, in bytes (default 64 MiB); a larger one closes the connection.
@@ -34,6 +38,7 @@ public struct RedisConfiguration: Sendable {
         database: Int = 0,
         tls: TLSConfiguration? = nil,
         connectTimeout: Duration = .seconds(5),
+        commandTimeout: Duration? = .seconds(5),
         backoff: ReconnectBackoff = ReconnectBackoff(),
         maxReplySize: Int = RESPParser.defaultMaxReplySize
     ) {
@@ -44,6 +49,7 @@ public struct RedisConfiguration: Sendable {
         self.database = database
         self.tls = tls
         self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
         self.backoff = backoff
         self.maxReplySize = maxReplySize
     }

@@ -229,6 +229,7 @@ final class RedisConnectionManager: Sendable {
                         RedisChannelHandler(
                             address: address,
                             maxReplySize: configuration.maxReplySize,
+                            commandTimeout: configuration.commandTimeout.map(Self.timeAmount),
                             onMessage: onMessage
                         )
                     )
