@@ -68,6 +68,7 @@ let package = Package(
                 "RedisClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // A real redis-server for tests, started on a free port.

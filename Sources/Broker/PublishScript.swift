@@ -29,7 +29,17 @@ public struct RoomKeys: Sendable, Equatable {
         return String(channel.dropFirst(start.count))
     }
 
-    /// `KEYS`: stream, meta. `ARGV`: entry, stream size, ttl seconds, channel, epoch if new.
+    /// The publish script of one instance: ``publishScript`` with the instance's id in a comment, so
+    /// that its SHA-1 is this instance's alone and the `NOSCRIPT` fallback keeps its publishes in order
+    /// (see ``RedisClient/enqueueEvaluation(_:sha:keys:arguments:)``). Each start leaves one script of
+    /// about 700 bytes in Redis's script cache until `SCRIPT FLUSH` or a restart.
+    public static func publishScript(instance: UInt64) -> RedisScript {
+        RedisScript("-- wsgate instance \(String(instance, radix: 16))\n" + publishScript.source)
+    }
+
+    /// `KEYS`: stream, meta. `ARGV`: entry, stream size, ttl seconds, channel, epoch if new, and the
+    /// byte counts (ascending, comma-separated, may be empty) after which the message's position
+    /// `EPOCH:OFFSET` is written into the entry (`{position}` in a template).
     /// Returns `{offset, epoch}`.
     public static let publishScript = RedisScript(
         """
@@ -39,10 +49,23 @@ public struct RoomKeys: Sendable, Equatable {
           redis.call('hset', KEYS[2], 'e', epoch)
         end
         local offset = redis.call('hincrby', KEYS[2], 's', 1)
+        local data = ARGV[1]
+        if ARGV[6] ~= '' then
+          local position = epoch .. ':' .. offset
+          local parts, last = {}, 0
+          for mark in string.gmatch(ARGV[6], '%d+') do
+            local at = tonumber(mark)
+            table.insert(parts, string.sub(data, last + 1, at))
+            table.insert(parts, position)
+            last = at
+          end
+          table.insert(parts, string.sub(data, last + 1))
+          data = table.concat(parts)
+        end
         redis.call('expire', KEYS[2], ARGV[3])
-        redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[2], offset, 'd', ARGV[1])
+        redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[2], offset, 'd', data)
         redis.call('expire', KEYS[1], ARGV[3])
-        redis.call('publish', ARGV[4], offset .. ':' .. epoch .. ':' .. ARGV[1])
+        redis.call('publish', ARGV[4], offset .. ':' .. epoch .. ':' .. data)
         return {offset, epoch}
         """
     )

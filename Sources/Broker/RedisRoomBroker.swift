@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import RedisClient
@@ -41,23 +42,48 @@ public final class RedisRoomBroker: Sendable {
         public var envelope: RoomEnvelope
     }
 
-    /// Counters, for metrics and tests.
+    /// Counters, for health, metrics and tests (the `wsgate_broker_*` metrics count the same).
     public struct Statistics: Sendable, Equatable {
+        /// Messages Redis accepted from this instance.
+        public var published: Int = 0
+        /// This instance's publishes that failed after they were sent (timed out, connection closed).
+        public var publishErrors: Int = 0
         /// Messages handed to `onDelivery`.
-        public var delivered: Int
+        public var delivered: Int = 0
         /// Duplicates dropped.
-        public var duplicates: Int
+        public var duplicates: Int = 0
+        /// Rooms read from their streams after a gap, a resubscription or a reconnection.
+        public var catchUps: Int = 0
         /// Messages read from streams to fill gaps or catch up.
-        public var filled: Int
+        public var filled: Int = 0
         /// Offsets given up on: the stream no longer had them.
-        public var lost: Int
+        public var lost: Int = 0
+        /// Messages dropped because this instance fell more than its buffer behind.
+        public var dropped: Int = 0
+        /// Connections re-established (command and subscriber).
+        public var reconnects: Int = 0
+        /// The delivery lag of the last message delivered, in milliseconds (publisher's clock to ours).
+        public var lastLagMilliseconds: Int = 0
     }
 
-    private struct SubscriptionChange: Sendable {
-        var room: String
-        var join: Bool
-        /// `HMGET meta e s`, queued when the room was joined (so before any later publish).
-        var meta: EventLoopFuture<RESPValue>?
+    /// What a member joining a room gets before the room's next messages (``replay(_:since:history:reply:)``).
+    public struct Replay: Sendable {
+        /// The messages to send it first, in the room's order.
+        public var messages: [Delivery]
+        /// True when the messages are exactly those after `since` (nothing missed, nothing twice);
+        /// false when `since` could not be honoured (another epoch, or the stream no longer holds
+        /// them) and the messages are the room's latest `history` instead.
+        public var resumed: Bool
+        /// Where the member continues from: the room's position as this instance has delivered it
+        /// (nil while the room has no messages).
+        public var position: RoomPosition?
+    }
+
+    private enum SubscriptionChange: Sendable {
+        /// `meta`: `HMGET meta e s`, queued when the room was joined (so before any later publish).
+        case join(room: String, meta: EventLoopFuture<RESPValue>?)
+        case leave(room: String)
+        case replay(room: String, since: RoomPosition?, history: Int, reply: @Sendable (Replay) -> Void)
     }
 
     private enum Input: Sendable {
@@ -67,6 +93,8 @@ public final class RedisRoomBroker: Sendable {
         case started(room: String, epoch: String?, top: UInt64)
         /// The room's subscription is confirmed: fetch what was published while it was being made.
         case subscribed(room: String)
+        /// A member joined and waits for what it missed or the history (``replay(_:since:history:reply:)``).
+        case replay(room: String, since: RoomPosition?, history: Int, reply: @Sendable (Replay) -> Void)
     }
 
     /// This instance's id in published messages (random per broker).
@@ -74,6 +102,7 @@ public final class RedisRoomBroker: Sendable {
     public let settings: Settings
     private let client: RedisClient
     private let subscriber: RedisSubscriber
+    private let script: RedisScript
     private let scriptSHA: String
     private let logger: Logger
     private let onDelivery: @Sendable (Delivery) -> Void
@@ -81,23 +110,29 @@ public final class RedisRoomBroker: Sendable {
     private let subscriptionChanges: AsyncStream<SubscriptionChange>.Continuation
     private let inbox: AsyncStream<Input>.Continuation
     private let tasks = Mutex<[Task<Void, Never>]>([])
-    private let counters = Mutex(Statistics(delivered: 0, duplicates: 0, filled: 0, lost: 0))
+    private let counters = Mutex(Statistics())
+    private let metrics: BrokerMetrics
 
     private init(
+        instanceID: UInt64,
         client: RedisClient,
         subscriber: RedisSubscriber,
+        script: RedisScript,
         scriptSHA: String,
         settings: Settings,
         logger: Logger,
+        metrics: BrokerMetrics,
         onDelivery: @escaping @Sendable (Delivery) -> Void
     ) {
+        self.instanceID = instanceID
         self.client = client
         self.subscriber = subscriber
+        self.script = script
         self.scriptSHA = scriptSHA
         self.settings = settings
         self.logger = logger
         self.onDelivery = onDelivery
-        instanceID = UInt64.random(in: 1...UInt64.max)
+        self.metrics = metrics
         let (changes, changesContinuation) = AsyncStream.makeStream(of: SubscriptionChange.self)
         subscriptionChanges = changesContinuation
         let (inputs, inboxContinuation) = AsyncStream.makeStream(
@@ -105,15 +140,24 @@ public final class RedisRoomBroker: Sendable {
             bufferingPolicy: .bufferingOldest(RedisSubscriber.defaultBufferSize)
         )
         inbox = inboxContinuation
+        metrics.connected.record(1)
         let started = [
             Task { await self.applySubscriptionChanges(changes) },
             Task { await self.consume(inputs) },
             Task {
-                for await message in subscriber.messages { inboxContinuation.yield(.message(message)) }
+                for await message in subscriber.messages {
+                    if case .dropped = inboxContinuation.yield(.message(message)) { self.countDrop() }
+                }
             },
             Task {
-                for await event in subscriber.events where event == .reconnected {
-                    inboxContinuation.yield(.reconnected)
+                for await event in subscriber.events {
+                    self.connectionChanged(event, reconnects: metrics.subscriberReconnects)
+                    if event == .reconnected { inboxContinuation.yield(.reconnected) }
+                }
+            },
+            Task {
+                for await event in client.events {
+                    self.connectionChanged(event, reconnects: metrics.commandReconnects)
                 }
             },
         ]
@@ -128,15 +172,22 @@ public final class RedisRoomBroker: Sendable {
         onDelivery: @escaping @Sendable (Delivery) -> Void
     ) async throws -> RedisRoomBroker {
         let client = try await RedisClient.connect(to: configuration, logger: logger)
+        let metrics = BrokerMetrics()
         do {
-            let subscriber = try await RedisSubscriber.connect(to: configuration, logger: logger)
-            let sha = try await client.load(RoomKeys.publishScript)
+            let subscriber = try await RedisSubscriber.connect(
+                to: configuration, logger: logger, onDrop: { metrics.dropped.increment() })
+            let instanceID = UInt64.random(in: 1...UInt64.max)
+            let script = RoomKeys.publishScript(instance: instanceID)
+            let sha = try await client.load(script)
             return RedisRoomBroker(
+                instanceID: instanceID,
                 client: client,
                 subscriber: subscriber,
+                script: script,
                 scriptSHA: sha,
                 settings: settings,
                 logger: logger,
+                metrics: metrics,
                 onDelivery: onDelivery
             )
         } catch {
@@ -149,32 +200,69 @@ public final class RedisRoomBroker: Sendable {
     public var isConnected: Bool { client.isConnected && subscriber.isConnected }
 
     /// The counters so far.
-    public var statistics: Statistics { counters.withLock { $0 } }
+    public var statistics: Statistics {
+        var statistics = counters.withLock { $0 }
+        statistics.dropped += subscriber.droppedMessages
+        return statistics
+    }
+
+    private func count(_ published: Result<RESPValue, any Error>) {
+        switch published {
+        case .success(.error):
+            // The script failed (e.g. the key holds another type): nothing was published.
+            counters.withLock { $0.publishErrors += 1 }
+            metrics.publishErrors.increment()
+        case .success:
+            counters.withLock { $0.published += 1 }
+            metrics.publishes.increment()
+        case .failure:
+            counters.withLock { $0.publishErrors += 1 }
+            metrics.publishErrors.increment()
+        }
+    }
+
+    private func countDrop() {
+        counters.withLock { $0.dropped += 1 }
+        metrics.dropped.increment()
+    }
+
+    private func connectionChanged(_ event: RedisConnectionEvent, reconnects: Counter) {
+        switch event {
+        case .reconnected:
+            reconnects.increment()
+            counters.withLock { $0.reconnects += 1 }
+            if isConnected { metrics.connected.record(1) }
+        case .disconnected:
+            metrics.connected.record(0)
+        case .reconnectFailed:
+            break
+        }
+    }
 
     /// Publishes a message to a room, queued after the earlier calls; throws at once (nothing sent)
     /// while Redis is unreachable. The returned future holds the message's offset.
+    ///
+    /// `positionMarks` are byte counts into the payload (ascending) where Redis writes the message's
+    /// own position (`EPOCH:OFFSET`, see ``RoomPosition``) as it takes its offset: `{position}` in a
+    /// template, filled in the same bytes for every instance and in the stream.
     @discardableResult
-    public func publish(_ envelope: RoomEnvelope, to room: String) throws(RedisClientError) -> EventLoopFuture<UInt64> {
+    public func publish(
+        _ envelope: RoomEnvelope,
+        to room: String,
+        positionMarks: [Int] = []
+    ) throws(RedisClientError) -> EventLoopFuture<UInt64> {
         let keys = RoomKeys(prefix: settings.prefix, room: room)
         let ttl = max(settings.streamTTL.components.seconds, 1)
+        let marks = positionMarks.map { String($0 + RoomEnvelope.headerSize) }.joined(separator: ",")
         let arguments: [any RESPArgument] = [
-            2, keys.stream, keys.meta, envelope.encoded(), settings.streamSize, ttl, keys.channel,
-            String(UInt64.random(in: 0...UInt64.max), radix: 16),
+            envelope.encoded(), settings.streamSize, ttl, keys.channel,
+            String(UInt64.random(in: 0...UInt64.max), radix: 16), marks,
         ]
-        let future = try client.enqueue(RedisCommand("EVALSHA", arguments: [scriptSHA] + arguments))
-        let client = client
-        let source = RoomKeys.publishScript.source
-        return future.flatMap { reply in
-            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-                // Redis restarted or flushed its scripts: EVAL puts the script back.
-                do {
-                    return try client.enqueue(RedisCommand("EVAL", arguments: [source] + arguments))
-                } catch {
-                    return future.eventLoop.makeFailedFuture(error)
-                }
-            }
-            return future.eventLoop.makeSucceededFuture(reply)
-        }.flatMapThrowing { reply in
+        // After a Redis restart or SCRIPT FLUSH the client sends EVAL instead, keeping the order.
+        let future = try client.enqueueEvaluation(
+            script, sha: scriptSHA, keys: [keys.stream, keys.meta], arguments: arguments)
+        future.whenComplete { result in self.count(result) }
+        return future.flatMapThrowing { reply in
             if case .error(let message) = reply { throw RedisClientError.reply(command: "EVALSHA", message: message) }
             guard let offset = reply.array?.first?.int, offset > 0 else {
                 throw RedisClientError.reply(command: "EVALSHA", message: "unexpected reply \(reply)")
@@ -194,7 +282,21 @@ public final class RedisRoomBroker: Sendable {
         // those are this instance's to deliver (the subscription itself takes a while).
         let keys = RoomKeys(prefix: settings.prefix, room: room)
         let meta = try? client.enqueue(RedisCommand("HMGET", keys.meta, "e", "s"))
-        subscriptionChanges.yield(SubscriptionChange(room: room, join: true, meta: meta))
+        subscriptionChanges.yield(.join(room: room, meta: meta))
+    }
+
+    /// For a member of `room` (after ``join(_:)``): the messages after `since`, or when that cannot be
+    /// done (nil, another epoch, trimmed from the stream) the room's latest `history` messages, read
+    /// from the stream. `reply` runs on the delivery task at the point of the room's order it
+    /// describes: deliveries before it are in the replay, those after it come after, so a member that
+    /// `reply` adds to the room misses nothing and gets nothing twice. Never called after ``close()``.
+    public func replay(
+        _ room: String,
+        since: RoomPosition?,
+        history: Int,
+        reply: @escaping @Sendable (Replay) -> Void
+    ) {
+        subscriptionChanges.yield(.replay(room: room, since: since, history: history, reply: reply))
     }
 
     /// A member of `room` left (the last one unsubscribes).
@@ -208,7 +310,7 @@ public final class RedisRoomBroker: Sendable {
             interest[room] = nil
             return true
         }
-        if last { subscriptionChanges.yield(SubscriptionChange(room: room, join: false)) }
+        if last { subscriptionChanges.yield(.leave(room: room)) }
     }
 
     /// Closes both connections and stops delivering.
@@ -224,14 +326,15 @@ public final class RedisRoomBroker: Sendable {
     /// room starts after the offset it has now.
     private func applySubscriptionChanges(_ changes: AsyncStream<SubscriptionChange>) async {
         for await change in changes {
-            let keys = RoomKeys(prefix: settings.prefix, room: change.room)
-            do {
-                if change.join {
+            switch change {
+            case .join(let room, let queued):
+                let keys = RoomKeys(prefix: settings.prefix, room: room)
+                do {
                     // Where the room stands, before subscribing: what comes after it is this instance's
                     // to deliver, and what is published until the subscription holds is read from the
                     // stream once it does.
                     let reply: RESPValue
-                    if let queued = change.meta {
+                    if let queued {
                         reply = try await queued.get()
                     } else {
                         reply = try await client.send("HMGET", keys.meta, "e", "s")
@@ -239,17 +342,23 @@ public final class RedisRoomBroker: Sendable {
                     let meta = reply.array ?? []
                     let epoch = meta.first?.string
                     let top = meta.count > 1 ? UInt64(meta[1].int ?? 0) : 0
-                    inbox.yield(.started(room: change.room, epoch: epoch, top: top))
+                    inbox.yield(.started(room: room, epoch: epoch, top: top))
                     try await subscriber.subscribe(to: [keys.channel])
-                    inbox.yield(.subscribed(room: change.room))
-                } else {
-                    try await subscriber.unsubscribe(from: [keys.channel])
+                    inbox.yield(.subscribed(room: room))
+                } catch {
+                    logger.warning(
+                        "broker: cannot subscribe to the room", metadata: ["room": "\(room)", "error": "\(error)"])
                 }
-            } catch {
-                logger.warning(
-                    "broker: cannot change the subscription",
-                    metadata: ["room": "\(change.room)", "error": "\(error)"]
-                )
+            case .leave(let room):
+                do {
+                    try await subscriber.unsubscribe(from: [RoomKeys(prefix: settings.prefix, room: room).channel])
+                } catch {
+                    logger.warning(
+                        "broker: cannot unsubscribe from the room", metadata: ["room": "\(room)", "error": "\(error)"])
+                }
+            case .replay(let room, let since, let history, let reply):
+                // After the room's .started (queued above for its first member), so its sequence is set.
+                inbox.yield(.replay(room: room, since: since, history: history, reply: reply))
             }
         }
     }
@@ -261,6 +370,10 @@ public final class RedisRoomBroker: Sendable {
             switch input {
             case .started(let room, let epoch, let top):
                 sequences[room] = RoomSequence(epoch: epoch, after: top)
+            case .replay(let room, let since, let history, let reply):
+                reply(
+                    await replay(
+                        room: room, sequence: sequences[room] ?? RoomSequence(), since: since, history: history))
             case .subscribed(let room):
                 guard interest.withLock({ $0[room] != nil }) else { continue }
                 var sequence = sequences[room] ?? RoomSequence()
@@ -319,36 +432,86 @@ public final class RedisRoomBroker: Sendable {
         sequence.skip(through: UInt64(top))
     }
 
+    /// What a joining member gets first (see ``replay(_:since:history:reply:)``): `sequence` is what
+    /// this instance has delivered of the room.
+    private func replay(room: String, sequence: RoomSequence, since: RoomPosition?, history: Int) async -> Replay {
+        guard let epoch = sequence.epoch else { return Replay(messages: [], resumed: since == nil, position: nil) }
+        let position = RoomPosition(epoch: epoch, offset: sequence.last)
+        let keys = RoomKeys(prefix: settings.prefix, room: room)
+        if let since, since.epoch == epoch {
+            if since.offset >= sequence.last { return Replay(messages: [], resumed: true, position: position) }
+            let wanted = sequence.last - since.offset
+            if wanted <= UInt64(settings.streamSize * 2),
+                let entries = await entries(
+                    keys, "XRANGE", keys.stream, since.offset + 1, sequence.last, "COUNT", Int(wanted)),
+                entries.first?.offset == since.offset + 1, entries.count == Int(wanted)
+            {
+                return Replay(
+                    messages: entries.map { Delivery(room: room, offset: $0.offset, envelope: $0.envelope) },
+                    resumed: true, position: position)
+            }
+        }
+        var latest: [Delivery] = []
+        if history > 0, sequence.last > 0,
+            let entries = await entries(keys, "XREVRANGE", keys.stream, sequence.last, "-", "COUNT", history)
+        {
+            latest = entries.reversed().map { Delivery(room: room, offset: $0.offset, envelope: $0.envelope) }
+        }
+        return Replay(messages: latest, resumed: since == nil, position: position)
+    }
+
+    /// Reads stream entries (`XRANGE`/`XREVRANGE` with its arguments); nil when Redis cannot be asked.
+    private func entries(_ keys: RoomKeys, _ command: String, _ arguments: any RESPArgument...) async
+        -> [(offset: UInt64, envelope: RoomEnvelope)]?
+    {
+        guard let reply = try? await client.send(RedisCommand(command, arguments: arguments)).array else {
+            logger.warning("broker: cannot read the room's stream", metadata: ["stream": "\(keys.stream)"])
+            return nil
+        }
+        return reply.compactMap { entry in
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string,
+                let offset = UInt64(id.split(separator: "-").first ?? ""),
+                let fields = parts[1].array, fields.count >= 2, let data = fields[1].bytes,
+                let envelope = RoomEnvelope(decoding: data)
+            else { return nil }
+            return (offset, envelope)
+        }
+    }
+
     /// Delivers the stream's entries `from...through` that the sequence has not delivered.
     private func fill(room: String, from: UInt64, through: UInt64, epoch: String, sequence: inout RoomSequence)
         async
     {
         let keys = RoomKeys(prefix: settings.prefix, room: room)
         let lostBefore = sequence.lost
-        defer { counters.withLock { $0.lost += Int(sequence.lost - lostBefore) } }
-        let count = min(Int(through - from) + 1, settings.streamSize * 2)
-        guard
-            let entries = try? await client.send("XRANGE", keys.stream, from, through, "COUNT", count).array
-        else {
-            logger.warning("broker: cannot read the room's stream", metadata: ["room": "\(room)"])
-            return
+        defer {
+            let lost = Int(sequence.lost - lostBefore)
+            counters.withLock {
+                $0.lost += lost
+                $0.catchUps += 1
+            }
+            metrics.lost.increment(by: lost)
+            metrics.catchUps.increment()
         }
-        for entry in entries {
-            guard let parts = entry.array, parts.count == 2, let id = parts[0].string,
-                let offset = UInt64(id.split(separator: "-").first ?? ""),
-                let fields = parts[1].array, fields.count >= 2, let data = fields[1].bytes,
-                let envelope = RoomEnvelope(decoding: data)
-            else { continue }
+        let count = min(Int(through - from) + 1, settings.streamSize * 2)
+        guard let entries = await entries(keys, "XRANGE", keys.stream, from, through, "COUNT", count) else { return }
+        for (offset, envelope) in entries {
             if offset > sequence.last + 1 { sequence.skip(through: offset - 1) }
             if sequence.receive(offset: offset, epoch: epoch) == .deliver {
                 counters.withLock { $0.filled += 1 }
+                metrics.filled.increment()
                 deliver(room: room, offset: offset, envelope: envelope)
             }
         }
     }
 
     private func deliver(room: String, offset: UInt64, envelope: RoomEnvelope) {
-        counters.withLock { $0.delivered += 1 }
+        let lag = envelope.publishedAt > 0 ? Int(clamping: RoomEnvelope.now()) - Int(clamping: envelope.publishedAt) : 0
+        counters.withLock {
+            $0.delivered += 1
+            $0.lastLagMilliseconds = max(lag, 0)
+        }
+        metrics.deliveryLag.recordMilliseconds(max(lag, 0))
         onDelivery(Delivery(room: room, offset: offset, envelope: envelope))
     }
 }

@@ -1,10 +1,17 @@
 import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A room message as it travels through Redis: its kind, where it came from, its bytes.
 ///
 /// Layout of a stream entry's `d` field (fixed-width header, so no separator can clash with the
-/// payload): one byte `t` (text) or `b` (binary), 16 hex digits of the origin instance, 16 hex
-/// digits of the sender on that instance (0: none), then the payload as sent. The published
+/// payload): one byte `t` (text), `b` (binary) or `n` (notice), 16 hex digits of the origin
+/// instance, 16 hex digits of the sender on that instance (0: none), 16 hex digits of the publisher's
+/// wall clock in milliseconds since 1970 (for the delivery lag), then the payload as sent. The published
 /// pub/sub message is `OFFSET:EPOCH:` followed by the same entry.
 public struct RoomEnvelope: Sendable, Equatable {
     /// Text or binary, as the WebSocket frame that carries it.
@@ -23,18 +30,28 @@ public struct RoomEnvelope: Sendable, Equatable {
     public var origin: UInt64
     /// The publishing session on that instance, so it can be skipped; 0 for none.
     public var sender: UInt64
+    /// When it was published: milliseconds since 1970 on the publisher's clock (0: unknown).
+    public var publishedAt: UInt64
     /// The message as members receive it.
     public var payload: ByteBuffer
 
-    /// An envelope from its parts.
-    public init(kind: Kind, origin: UInt64, sender: UInt64, payload: ByteBuffer) {
+    /// An envelope from its parts; `publishedAt` defaults to now.
+    public init(kind: Kind, origin: UInt64, sender: UInt64, publishedAt: UInt64? = nil, payload: ByteBuffer) {
         self.kind = kind
         self.origin = origin
         self.sender = sender
+        self.publishedAt = publishedAt ?? Self.now()
         self.payload = payload
     }
 
-    static let headerSize = 33
+    /// Milliseconds since 1970 by the wall clock.
+    public static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return UInt64(max(time.tv_sec, 0)) * 1000 + UInt64(max(time.tv_nsec, 0) / 1_000_000)
+    }
+
+    static let headerSize = 49
 
     /// The stream entry's bytes.
     public func encoded() -> ByteBuffer {
@@ -42,6 +59,7 @@ public struct RoomEnvelope: Sendable, Equatable {
         buffer.writeInteger(kind.rawValue)
         Self.writeHex(origin, into: &buffer)
         Self.writeHex(sender, into: &buffer)
+        Self.writeHex(publishedAt, into: &buffer)
         var payload = payload
         buffer.writeBuffer(&payload)
         return buffer
@@ -51,9 +69,10 @@ public struct RoomEnvelope: Sendable, Equatable {
     public init?(decoding entry: ByteBuffer) {
         var entry = entry
         guard let byte = entry.readInteger(as: UInt8.self), let kind = Kind(rawValue: byte),
-            let origin = Self.readHex(&entry), let sender = Self.readHex(&entry)
+            let origin = Self.readHex(&entry), let sender = Self.readHex(&entry),
+            let publishedAt = Self.readHex(&entry)
         else { return nil }
-        self.init(kind: kind, origin: origin, sender: sender, payload: entry)
+        self.init(kind: kind, origin: origin, sender: sender, publishedAt: publishedAt, payload: entry)
     }
 
     private static func writeHex(_ value: UInt64, into buffer: inout ByteBuffer) {

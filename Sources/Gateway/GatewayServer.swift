@@ -268,11 +268,13 @@ public final class GatewayServer: Sendable {
     private func health() -> PlainHTTPResponse {
         let draining = server.isDraining
         let uptime = ContinuousClock.now - started
-        let endpoints = state.withLockedValue { $0.application.endpoints.count }
-        let body =
+        let (endpoints, broker) = state.withLockedValue { ($0.application.endpoints.count, $0.application.broker) }
+        var body =
             #"{"status":"\#(draining ? "draining" : "serving")","sessions":\#(server.openSessions),"#
             + #""endpoints":\#(endpoints),"uptime_seconds":\#(uptime.components.seconds),"#
-            + #""version":"\#(Self.version)"}"#
+            + #""version":"\#(Self.version)""#
+        if let broker { body += #","broker":"# + broker.healthJSON() }
+        body += "}"
         return PlainHTTPResponse(
             status: draining ? 503 : 200, contentType: "application/json", text: body + "\n",
             headers: ["Cache-Control": "no-store"])

@@ -19,6 +19,8 @@ extension ConfigLoader {
             if let v = reader.optionalString(value, name) { settings.welcome = v }
         case "format":
             if let v = reader.string(value, name) { settings.format = v }
+        case "reset":
+            if let v = reader.optionalString(value, name) { settings.reset = v }
         case "include_sender":
             if let v = reader.bool(value, name) { settings.includeSender = v }
         case "history":
@@ -87,7 +89,8 @@ extension ConfigLoader {
         check("room", settings.room, allowed: parameters)
         check("name", settings.name, allowed: parameters.union(["n"]), allowQuery: true)
         check("welcome", settings.welcome, allowed: ["name", "room"])
-        check("format", settings.format, allowed: ["name", "room", "message"])
+        check("format", settings.format, allowed: ["name", "room", "message", "position"])
+        check("reset", settings.reset, allowed: ["name", "room", "position"])
         check("announce", settings.joinNotice, allowed: ["name", "room"])
         check("announce", settings.leaveNotice, allowed: ["name", "room"])
     }

@@ -52,6 +52,13 @@ extension ConfigLoader {
                 } else {
                     broker.streamTTL = ttl
                 }
+            case "command_timeout":
+                guard let timeout = reader.duration(value, name) else { continue }
+                if timeout < .milliseconds(10) {
+                    reader.error(value, "\(name) must be at least 10ms", hint: "e.g. 5s")
+                } else {
+                    broker.commandTimeout = timeout
+                }
             default:
                 break
             }
@@ -59,8 +66,20 @@ extension ConfigLoader {
         return broker
     }
 
-    /// A broadcast endpoint that asks for `broker: redis` needs a top-level broker.
+    /// A broadcast endpoint that asks for `broker: redis` needs a top-level broker, and so does one
+    /// whose `format` has `{position}` (Redis gives messages their positions).
     static func checkBroker(_ configuration: GatewayConfiguration, at node: Node?, reader: inout NodeReader) {
+        for (index, endpoint) in configuration.endpoints.enumerated() {
+            guard case .broadcast(let settings) = endpoint.kind, placeholders(in: settings.format).contains("position"),
+                configuration.broker == nil ? node == nil : settings.broker == .local
+            else { continue }
+            reader.error(
+                at: endpoint.location,
+                "endpoints[\(index)] (\(endpoint.path)) uses {position} in its format, but its rooms do not go through a broker",
+                hint: configuration.broker == nil
+                    ? "add 'broker: { url: ${REDIS_URL} }' at the top level, or remove {position}"
+                    : "remove 'broker: local', or remove {position}")
+        }
         guard configuration.broker == nil, node == nil else { return }
         for (index, endpoint) in configuration.endpoints.enumerated() {
             guard case .broadcast(let settings) = endpoint.kind, settings.broker == .redis else { continue }

@@ -259,10 +259,18 @@ public enum ConfigReference {
         Key(
             "welcome", .nullable(.template), broadcastDefaults.welcome.map { "\"\($0)\"" },
             "sent to a joiner; `{name}`, `{room}`"),
-        Key("format", .template, "\"\(broadcastDefaults.format)\"", "how text is relayed; binary passes unchanged"),
+        Key(
+            "format", .template, "\"\(broadcastDefaults.format)\"",
+            "how text is relayed; `{name}`, `{room}`, `{message}`, with the broker `{position}`; binary passes unchanged"
+        ),
         Key("include_sender", .boolean, "\(broadcastDefaults.includeSender)", "the sender gets its own message"),
         Key(
-            "history", .integer(0...10_000), "\(broadcastDefaults.history)", "the last N messages, replayed to a joiner"
+            "history", .integer(0...10_000), "\(broadcastDefaults.history)",
+            "the last N messages, replayed to a joiner (from Redis with the broker)"
+        ),
+        Key(
+            "reset", .nullable(.template), broadcastDefaults.reset.map { "\"\($0)\"" },
+            "with the broker: sent when `?since=` cannot be resumed, before the history; `{position}`, `{name}`, `{room}`"
         ),
         Key(
             "max_queue", .size, size(broadcastDefaults.maxQueue), "bytes queued to a member before slow_client applies"),
@@ -294,6 +302,9 @@ public enum ConfigReference {
         Key(
             "stream_ttl", .duration, duration(brokerDefaults.streamTTL),
             "a room's stream and offset expire this long after its last message"),
+        Key(
+            "command_timeout", .duration, duration(brokerDefaults.commandTimeout),
+            "a Redis command without a reply by then fails (with those behind it) and wsgate reconnects"),
     ]
 
     static let processDefaults = ProcessSettings()

@@ -55,7 +55,12 @@ public struct BrokerSettings: Sendable, Equatable {
     public var streamSize: Int = 1000
     /// `stream_ttl`: a room's stream and offset expire this long after its last message. Default 24h.
     public var streamTTL: Duration = .seconds(86_400)
+    /// `command_timeout`: how long a Redis command (a publish, a stream read) may wait for its reply;
+    /// then it fails with those behind it and wsgate reconnects, so a hung Redis cannot hold publishes.
+    /// Default 5s.
+    public var commandTimeout: Duration = .seconds(5)
 
+    /// Settings with `url` and every other key at its default.
     public init(url: String) {
         self.url = url
     }
@@ -343,13 +348,19 @@ public struct BroadcastSettings: Sendable, Equatable {
     public var name: String = "user{n}"
     /// `welcome`: sent to a member when it joins; `{name}`, `{room}`. Default "You've logged in as [{name}]".
     public var welcome: String? = "You've logged in as [{name}]"
-    /// `format`: how a text message is relayed; `{name}`, `{message}`, `{room}`. Binary is relayed unchanged.
-    /// Default "[{name}]: {message}".
+    /// `format`: how a text message is relayed; `{name}`, `{message}`, `{room}`, and with the broker
+    /// `{position}` (the message's own position, `EPOCH:OFFSET`, for `?since=`). Binary is relayed
+    /// unchanged. Default "[{name}]: {message}".
     public var format: String = "[{name}]: {message}"
     /// `include_sender`: the sender gets its own message too. Default true.
     public var includeSender: Bool = true
-    /// `history`: the last N messages replayed to a joiner. Default 0.
+    /// `history`: the last N messages replayed to a joiner (with the broker, read from the room's Redis
+    /// stream). Default 0.
     public var history: Int = 0
+    /// `reset`: with the broker, sent to a member that asked for `?since=POSITION` when that cannot be
+    /// resumed (another epoch, or older than the stream holds), before the history; `{position}` is the
+    /// room's position it continues from, `{name}`, `{room}`. Nil sends nothing. Default "reset {position}".
+    public var reset: String? = "reset {position}"
     /// `max_queue`: bytes queued to a member before `slow_client` applies. Default 1 MiB.
     public var maxQueue: Int = 1 << 20
     /// `slow_client`. Default close.

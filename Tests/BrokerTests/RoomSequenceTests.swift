@@ -56,7 +56,7 @@ import Testing
             payload: ByteBuffer(bytes: [0, 0x3A, 0xFF, 0x0D, 0x0A])
         )
         let encoded = envelope.encoded()
-        #expect(encoded.readableBytes == 33 + 5)
+        #expect(encoded.readableBytes == 49 + 5)
         #expect(RoomEnvelope(decoding: encoded) == envelope)
         var published = ByteBuffer(string: "17:ab12:")
         var copy = encoded
@@ -82,5 +82,25 @@ import Testing
         #expect(keys.meta == "app:room:/chat/1:meta")
         #expect(RoomKeys.room(ofChannel: "app:room:/chat/1", prefix: "app") == "/chat/1")
         #expect(RoomKeys.room(ofChannel: "other:room:x", prefix: "app") == nil)
+    }
+}
+
+@Suite struct RoomPositionTests {
+    @Test(arguments: [
+        ("ab12:17", RoomPosition(epoch: "ab12", offset: 17)),
+        ("0:0", RoomPosition(epoch: "0", offset: 0)),
+        ("DEADbeef:18446744073709551615", RoomPosition(epoch: "DEADbeef", offset: .max)),
+    ])
+    func position_parsesEpochAndOffset_andPrintsThemBack(text: String, expected: RoomPosition) {
+        #expect(RoomPosition(text) == expected)
+        #expect(RoomPosition(text)?.description == text)
+    }
+
+    @Test(arguments: [
+        "", ":", "ab12", "ab12:", ":5", "xyz:5", "ab12:-1", "ab12:5x", "ab12:18446744073709551616",
+        String(repeating: "a", count: 33) + ":1", "ab:1:2",
+    ])
+    func anythingElse_isNoPosition(text: String) {
+        #expect(RoomPosition(text) == nil)
     }
 }

@@ -22,6 +22,7 @@ import Testing
               on_unavailable: local
               stream_size: 500
               stream_ttl: 2h
+              command_timeout: 750ms
             endpoints:
               - { path: /chat, type: broadcast }
               - { path: /lobby, type: broadcast, broker: local }
@@ -32,6 +33,7 @@ import Testing
         expected.onUnavailable = .local
         expected.streamSize = 500
         expected.streamTTL = .seconds(7200)
+        expected.commandTimeout = .milliseconds(750)
         #expect(full.broker == expected)
         guard case .broadcast(let lobby) = full.endpoints[1].kind else { return }
         #expect(lobby.broker == .local)
@@ -44,6 +46,7 @@ import Testing
         #expect(minimal.broker?.onUnavailable == .reject)
         #expect(minimal.broker?.streamSize == 1000)
         #expect(minimal.broker?.streamTTL == .seconds(86_400))
+        #expect(minimal.broker?.commandTimeout == .seconds(5))
     }
 
     @Test func brokerURL_readsTheEnvironment() throws {
@@ -85,6 +88,11 @@ import Testing
                 "version: 1\nbroker: { url: redis://h, stream_sise: 5 }\nendpoints:\n  - { path: /c, type: broadcast }\n"
             )
             .contains { $0.contains("did you mean 'stream_size'") }
+        )
+        #expect(
+            problems(
+                "version: 1\nbroker: { url: redis://h, command_timeout: 1ms }\nendpoints:\n  - { path: /c, type: broadcast }\n"
+            ) == ["2:44 broker.command_timeout must be at least 10ms | e.g. 5s"]
         )
     }
 

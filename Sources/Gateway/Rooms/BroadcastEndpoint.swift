@@ -15,6 +15,7 @@ struct BroadcastEndpoint: Sendable {
     private let format: Template
     private let joinNotice: Template?
     private let leaveNotice: Template?
+    private let reset: Template?
 
     init(settings: BroadcastSettings, endpoint: String, broker: GatewayBroker? = nil) {
         hub = RoomHub(settings: settings, endpoint: endpoint, broker: broker)
@@ -24,6 +25,7 @@ struct BroadcastEndpoint: Sendable {
         format = Template(settings.format)
         joinNotice = settings.joinNotice.map(Template.init)
         leaveNotice = settings.leaveNotice.map(Template.init)
+        reset = settings.reset.map(Template.init)
     }
 
     func handle(_ session: WebSocketSession) async throws {
@@ -43,11 +45,26 @@ struct BroadcastEndpoint: Sendable {
             default: return nil
             }
         }
+        let reset = reset
         hub.join(
             session,
             room: roomName,
             welcome: welcome.map { PreparedMessage(text: $0.render(fields)) },
-            joinNotice: joinNotice.map { PreparedMessage(text: $0.render(fields)) }
+            joinNotice: joinNotice.map { PreparedMessage(text: $0.render(fields)) },
+            since: request.queryParameters["since"],
+            resetNotice: { position in
+                reset.map { template in
+                    PreparedMessage(
+                        text: template.render { field in
+                            switch field {
+                            case "position": position?.description ?? ""
+                            case "name": memberName
+                            case "room": roomName
+                            default: nil
+                            }
+                        })
+                }
+            }
         )
         defer {
             hub.leave(
@@ -56,16 +73,22 @@ struct BroadcastEndpoint: Sendable {
         for await frame in session.incoming {
             let message: PreparedMessage?
             let kind: RoomEnvelope.Kind
+            var marks: [Int] = []
             if let text = frame.readText() {
-                message = PreparedMessage(
-                    text: format.render { field in field == "message" ? text : fields(field) }
-                )
+                // {position} is left empty here and written in by Redis as the message takes its offset.
+                let rendered = format.render(marking: "position") { field in
+                    field == "message" ? text : fields(field)
+                }
+                message = PreparedMessage(text: rendered.text)
+                marks = rendered.marks
                 kind = .text
             } else {
                 message = PreparedMessage(frame)
                 kind = .binary
             }
-            if let message { hub.broadcast(message, kind: kind, room: roomName, from: session) }
+            if let message {
+                hub.broadcast(message, kind: kind, room: roomName, from: session, positionMarks: marks)
+            }
         }
     }
 

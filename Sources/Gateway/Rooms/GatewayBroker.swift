@@ -28,8 +28,10 @@ public final class GatewayBroker: Sendable {
         async throws -> GatewayBroker
     {
         let hubs = HubDirectory()
+        var configuration = try RedisConfiguration(url: settings.url)
+        configuration.commandTimeout = settings.commandTimeout
         let broker = try await RedisRoomBroker.start(
-            configuration: try RedisConfiguration(url: settings.url),
+            configuration: configuration,
             settings: RedisRoomBroker.Settings(
                 prefix: settings.prefix,
                 streamSize: settings.streamSize,
@@ -51,6 +53,20 @@ public final class GatewayBroker: Sendable {
 
     /// Counters of the broker (deliveries, duplicates, gap fills, losses).
     public var statistics: RedisRoomBroker.Statistics { broker.statistics }
+
+    /// True while both Redis connections are up.
+    public var isConnected: Bool { broker.isConnected }
+
+    /// The broker's part of the health document: `state` (`connected` or `reconnecting`; sessions stay
+    /// open either way) and the counters of ``RedisRoomBroker/Statistics``.
+    func healthJSON() -> String {
+        let counts = broker.statistics
+        return #"{"state":"\#(isConnected ? "connected" : "reconnecting")","published":\#(counts.published),"#
+            + #""publish_errors":\#(counts.publishErrors),"delivered":\#(counts.delivered),"#
+            + #""reconnects":\#(counts.reconnects),"catch_ups":\#(counts.catchUps),"filled":\#(counts.filled),"#
+            + #""dropped":\#(counts.dropped),"lost":\#(counts.lost),"duplicates":\#(counts.duplicates),"#
+            + #""delivery_lag_ms":\#(counts.lastLagMilliseconds)}"#
+    }
 
     /// Closes both Redis connections.
     public func close() async {

@@ -40,7 +40,11 @@ final class RoomHub: Sendable {
     private struct Room {
         /// Members grouped by event loop.
         var groups: [ObjectIdentifier: Members] = [:]
+        /// Members waiting for their replay from the broker (`?since=`, `history`): counted, but not
+        /// yet in `groups`, so the room's messages reach them only after the replay.
+        var replaying: Members = [:]
         var count = 0
+        /// The latest messages, for rooms in this process (the broker keeps them in Redis).
         var history: [PreparedMessage] = []
     }
 
@@ -99,8 +103,20 @@ final class RoomHub: Sendable {
     }
 
     /// Adds a member; the welcome, then the history, reach it before any later message.
-    func join(_ session: WebSocketSession, room name: String, welcome: PreparedMessage?, joinNotice: PreparedMessage?) {
+    ///
+    /// Through the broker, a member with `since` (the raw `?since=` value) gets exactly the messages
+    /// after that position, or when they cannot be had `resetNotice` with the room's position and then
+    /// the history; the history and those messages come from Redis (``RedisRoomBroker/replay(_:since:history:reply:)``).
+    func join(
+        _ session: WebSocketSession,
+        room name: String,
+        welcome: PreparedMessage?,
+        joinNotice: PreparedMessage?,
+        since: String? = nil,
+        resetNotice: @escaping @Sendable (RoomPosition?) -> PreparedMessage? = { _ in nil }
+    ) {
         let loopID = ObjectIdentifier(session.eventLoop)
+        let replayed = broker != nil && (since != nil || settings.history > 0)
         state.withLockedValue { state in
             if let index = state.idle.firstIndex(of: name) { state.idle.remove(at: index) }
             var room = state.rooms[name] ?? Room()
@@ -113,13 +129,59 @@ final class RoomHub: Sendable {
             if let joinNotice, !publish(joinNotice, kind: .notice, room: name, sender: joiner) {
                 fanOut(joinNotice, in: room, except: nil, state: &state)
             }
-            let first = (welcome.map { [$0] } ?? []) + room.history
-            if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
-            room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
+            if replayed {
+                room.replaying[ObjectIdentifier(session)] = session
+            } else {
+                let first = (welcome.map { [$0] } ?? []) + room.history
+                if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
+                room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
+            }
             room.count += 1
             state.rooms[name] = room
         }
         metrics.members.increment()
+        guard replayed, let broker else { return }
+        // An unreadable since is a position of no epoch: it cannot be resumed, so the member gets the reset.
+        let position = since.map { RoomPosition($0) ?? RoomPosition(epoch: "", offset: 0) }
+        broker.broker.replay(
+            GatewayBroker.roomKey(endpoint: endpoint, room: name), since: position, history: settings.history
+        ) { replay in
+            self.replayed(
+                replay, to: session, room: name, welcome: welcome,
+                reset: position != nil && !replay.resumed ? resetNotice(replay.position) : nil)
+        }
+    }
+
+    /// The broker's replay for a joining member, at its place in the room's order: the welcome, the
+    /// reset notice, the messages, then the member joins the room's fan-out.
+    private func replayed(
+        _ replay: RedisRoomBroker.Replay,
+        to session: WebSocketSession,
+        room name: String,
+        welcome: PreparedMessage?,
+        reset: PreparedMessage?
+    ) {
+        let joiner = UInt64(UInt(bitPattern: ObjectIdentifier(session)))
+        let instance = broker?.broker.instanceID
+        var first = [welcome, reset].compactMap { $0 }
+        for delivery in replay.messages {
+            let envelope = delivery.envelope
+            // Its own join notice, published before the replay was read, is never the joiner's.
+            if envelope.kind == .notice, envelope.origin == instance, envelope.sender == joiner { continue }
+            if let message = Self.message(envelope) { first.append(message) }
+        }
+        state.withLockedValue { state in
+            guard var room = state.rooms[name], room.replaying.removeValue(forKey: ObjectIdentifier(session)) != nil
+            else { return }  // it left meanwhile
+            if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
+            room.groups[ObjectIdentifier(session.eventLoop), default: [:]][ObjectIdentifier(session)] = session
+            state.rooms[name] = room
+        }
+    }
+
+    private static func message(_ envelope: RoomEnvelope) -> PreparedMessage? {
+        envelope.kind == .binary
+            ? PreparedMessage(.binary(envelope.payload)) : PreparedMessage(.text(envelope.payload))
     }
 
     /// Removes a member; an empty room goes away unless it keeps history.
@@ -128,6 +190,7 @@ final class RoomHub: Sendable {
         let removed = state.withLockedValue { state -> Bool in
             guard var room = state.rooms[name],
                 room.groups[loopID]?.removeValue(forKey: ObjectIdentifier(session)) != nil
+                    || room.replaying.removeValue(forKey: ObjectIdentifier(session)) != nil
             else { return false }
             if room.groups[loopID]?.isEmpty == true { room.groups[loopID] = nil }
             room.count -= 1
@@ -155,15 +218,17 @@ final class RoomHub: Sendable {
 
     /// Sends a member's message to its room: through the broker when there is one (every instance
     /// then delivers it in the room's order, this one included), else straight to the members here.
+    /// `positionMarks`: where the broker writes the message's `{position}` (UTF-8 byte counts).
     func broadcast(
         _ message: PreparedMessage,
         kind: RoomEnvelope.Kind = .text,
         room name: String,
-        from sender: WebSocketSession?
+        from sender: WebSocketSession?,
+        positionMarks: [Int] = []
     ) {
         messagesIn.add(1, ordering: .relaxed)
         let senderID = sender.map { UInt64(UInt(bitPattern: ObjectIdentifier($0))) } ?? 0
-        if publish(message, kind: kind, room: name, sender: senderID) { return }
+        if publish(message, kind: kind, room: name, sender: senderID, positionMarks: positionMarks) { return }
         if broker != nil, broker?.settings.onUnavailable == .reject {
             rejected.add(1, ordering: .relaxed)
             return
@@ -173,12 +238,19 @@ final class RoomHub: Sendable {
 
     /// Publishes through the broker; false when there is none or Redis cannot be reached now (the
     /// caller then applies `on_unavailable`).
-    private func publish(_ message: PreparedMessage, kind: RoomEnvelope.Kind, room: String, sender: UInt64) -> Bool {
+    private func publish(
+        _ message: PreparedMessage,
+        kind: RoomEnvelope.Kind,
+        room: String,
+        sender: UInt64,
+        positionMarks: [Int] = []
+    ) -> Bool {
         guard let broker else { return false }
         let envelope = RoomEnvelope(
             kind: kind, origin: broker.broker.instanceID, sender: sender, payload: message.payload)
         do {
-            try broker.broker.publish(envelope, to: GatewayBroker.roomKey(endpoint: endpoint, room: room))
+            try broker.broker.publish(
+                envelope, to: GatewayBroker.roomKey(endpoint: endpoint, room: room), positionMarks: positionMarks)
             return true
         } catch {
             return false
@@ -188,10 +260,7 @@ final class RoomHub: Sendable {
     /// A message the broker delivers, in the room's order: to the members here (skipping its sender
     /// when it came from this instance and `include_sender` is off), and into the history.
     func deliver(_ envelope: RoomEnvelope, room name: String) {
-        let message: PreparedMessage? =
-            envelope.kind == .binary
-            ? PreparedMessage(.binary(envelope.payload)) : PreparedMessage(.text(envelope.payload))
-        guard let message else { return }
+        guard let message = Self.message(envelope) else { return }
         let fromHere = envelope.origin == broker?.broker.instanceID && envelope.sender != 0
         let skipSender = envelope.kind == .notice || !settings.includeSender
         state.withLockedValue { state in
@@ -216,7 +285,8 @@ final class RoomHub: Sendable {
     private func record(_ message: PreparedMessage, in name: String, except: ObjectIdentifier?, state: inout State) {
         guard var room = state.rooms[name] else { return }
         fanOut(message, in: room, except: except, state: &state)
-        if settings.history > 0 {
+        // Through the broker the history is the room's Redis stream.
+        if settings.history > 0 && broker == nil {
             room.history.append(message)
             if room.history.count > settings.history {
                 room.history.removeFirst(room.history.count - settings.history)

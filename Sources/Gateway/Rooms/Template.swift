@@ -19,6 +19,26 @@ struct Template: Sendable {
         self.parts = parts
     }
 
+    /// True when the template has the field `name`.
+    func has(_ name: String) -> Bool {
+        parts.contains { if case .field(name) = $0 { true } else { false } }
+    }
+
+    /// Fills the fields from `value` and leaves `marked` empty, returning the UTF-8 byte counts at
+    /// which it stood (for a value filled in later, such as `{position}` by Redis).
+    func render(marking marked: String, _ value: (String) -> String?) -> (text: String, marks: [Int]) {
+        var result = ""
+        var marks: [Int] = []
+        for part in parts {
+            switch part {
+            case .text(let text): result += text
+            case .field(marked): marks.append(result.utf8.count)
+            case .field(let name): result += value(name) ?? "{\(name)}"
+            }
+        }
+        return (result, marks)
+    }
+
     /// Fills the fields from `value`; a field it returns nil for is kept as written.
     func render(_ value: (String) -> String?) -> String {
         var result = ""
