@@ -1,0 +1,261 @@
+"""Several instances (#14): three `wsgate serve` processes share their rooms through a real redis-server.
+
+Every member hears a room's messages in one order whichever instance it reached; `{position}` and
+`?since=` resume with exactly the missed messages (else a reset notice and the history from Redis);
+a Redis restart keeps the sessions open; health and metrics report the broker."""
+import asyncio
+import functools
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect
+
+from conftest import free_port
+
+CONFIG = "Tests/e2e/instances.yaml"
+INSTALL = ("redis-server is not installed, and these tests need a real one: run scripts/setup-test-tools "
+           "(it runs apt-get install redis-server), or set REDIS_SERVER=/path/to/redis-server")
+
+
+class Redis:
+    """A redis-server on 127.0.0.1 and a free port, without persistence (a restart loses every key)."""
+
+    def __init__(self):
+        self.binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+        if not self.binary:
+            pytest.fail(INSTALL)
+        self.port = free_port()
+        self.directory = tempfile.mkdtemp(prefix="wsgate-e2e-redis-")
+        self.process = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.directory, "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail(f"redis-server on port {self.port} did not start within 10 s")
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self):
+        self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis():
+    server = Redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def instances(gateway_factory, redis):
+    return [gateway_factory(CONFIG, env={"REDIS_URL": redis.url}) for _ in range(3)]
+
+
+def scenario(seconds: float = 90):
+    """Runs an async test body in its own event loop, bounded in time."""
+    def wrap(function):
+        @functools.wraps(function)
+        def test(*args, **kwargs):
+            return asyncio.run(asyncio.wait_for(function(*args, **kwargs), seconds))
+        return test
+    return wrap
+
+
+async def receive(ws, timeout: float = 10) -> str:
+    return await asyncio.wait_for(ws.recv(), timeout)
+
+
+async def receive_all(ws, count: int, timeout: float = 20) -> list[str]:
+    return [await receive(ws, timeout) for _ in range(count)]
+
+
+async def silent(ws, seconds: float = 0.3) -> bool:
+    try:
+        message = await asyncio.wait_for(ws.recv(), seconds)
+    except asyncio.TimeoutError:
+        return True
+    pytest.fail(f"unexpected message {message!r}")
+
+
+def split(message: str) -> tuple[str, str]:
+    """`POSITION name: text` -> (position, 'name: text')."""
+    position, _, rest = message.partition(" ")
+    return position, rest
+
+
+async def joined(*members):
+    """Waits until every member's replay is done (a probe from the first reaches all of them)."""
+    await members[0].send("probe")
+    for ws in members:
+        assert split(await receive(ws))[1].endswith("probe")
+
+
+def health(gateway) -> dict:
+    with urllib.request.urlopen(gateway.http_url("/healthz"), timeout=5) as response:
+        return json.loads(response.read())
+
+
+def metrics(gateway) -> str:
+    with urllib.request.urlopen(gateway.http_url("/metrics"), timeout=5) as response:
+        return response.read().decode()
+
+
+@scenario()
+async def test_threeInstances_deliverEveryMessage_inOneOrder(instances):
+    urls = [gateway.url(f"/chat/order?name=m{index}") for index, gateway in enumerate(instances)]
+    async with connect(urls[0]) as a, connect(urls[1]) as b, \
+            connect(urls[2]) as c:
+        await joined(a, b, c)
+        # Everyone sends at once, 60 messages each, from three instances.
+        await asyncio.gather(*(ws.send(f"{name}{index}") for index in range(60)
+                               for name, ws in (("a", a), ("b", b), ("c", c))))
+        seen = [await receive_all(ws, 180) for ws in (a, b, c)]
+        assert seen[0] == seen[1] == seen[2]
+        positions = [split(message)[0] for message in seen[0]]
+        offsets = [int(position.split(":")[1]) for position in positions]
+        assert offsets == list(range(offsets[0], offsets[0] + 180))
+        assert len({position.split(":")[0] for position in positions}) == 1
+        texts = [split(message)[1].split(": ", 1)[1] for message in seen[0]]
+        for name in "abc":  # each sender's messages keep their order
+            assert [text for text in texts if text.startswith(name)] == [f"{name}{index}" for index in range(60)]
+
+
+@scenario()
+async def test_since_resumesWithExactlyTheMissedMessages_onAnotherInstance(instances):
+    first, second, third = instances
+    async with connect(second.url("/chat/resume?name=talker")) as talker:
+        async with connect(first.url("/chat/resume?name=reader")) as reader:
+            await joined(talker, reader)
+            for index in range(3):
+                await talker.send(f"before{index}")
+            seen = await receive_all(reader, 3)
+            assert [split(message)[1] for message in seen] == [f"talker: before{index}" for index in range(3)]
+            last = split(seen[-1])[0]
+        # The reader is gone; the room goes on without it.
+        for index in range(4):
+            await talker.send(f"missed{index}")
+        missed = await receive_all(talker, 7)
+        async with connect(third.url(f"/chat/resume?name=reader&since={last}")) as back:
+            replay = await receive_all(back, 4)
+            assert replay == missed[3:]
+            assert [split(message)[1] for message in replay] == [f"talker: missed{index}" for index in range(4)]
+            await talker.send("live")
+            assert split(await receive(back))[1] == "talker: live"
+            await silent(back)
+        # Up to date: nothing is replayed, the next message is live.
+        current = split((await receive_all(talker, 1))[0])[0]
+        async with connect(first.url(f"/chat/resume?name=again&since={current}")) as again:
+            await talker.send("next")
+            assert split(await receive(again))[1] == "talker: next"
+            await silent(again)
+
+
+@scenario()
+async def test_since_tooOldOrUnknown_sendsTheResetNotice_thenTheHistory(instances):
+    first, second, _ = instances
+    async with connect(second.url("/chat/old?name=talker")) as talker:
+        await joined(talker)
+        # Three times stream_size (50): the first ones are trimmed away (MAXLEN ~ trims whole nodes
+        # of 100 entries), and more than a resume reads.
+        for index in range(150):
+            await talker.send(f"m{index}")
+        seen = await receive_all(talker, 150)
+        epoch = split(seen[0])[0].split(":")[0]
+        latest = split(seen[-1])[0]
+        for since in (f"{epoch}:1", "feedbeef:3", "garbage"):
+            async with connect(first.url(f"/chat/old?name=late&since={since}")) as late:
+                assert await receive(late) == f"reset {latest}"
+                assert await receive_all(late, 3) == seen[-3:]  # history: 3, from Redis
+                await silent(late)
+        # Without since: the history alone, from whichever instance.
+        async with connect(first.url("/chat/old?name=new")) as new:
+            assert await receive_all(new, 3) == seen[-3:]
+            await silent(new)
+
+
+@scenario()
+async def test_redisRestart_keepsSessionsOpen_andRoomsWorkAgain(instances, redis):
+    first, second, _ = instances
+    async with connect(first.url("/chat/restart?name=a")) as a, \
+            connect(second.url("/chat/restart?name=b")) as b:
+        await joined(a, b)
+        redis.kill()
+        deadline = time.monotonic() + 10
+        while health(first)["broker"]["state"] == "connected" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert health(first)["broker"]["state"] == "reconnecting"
+        assert health(first)["status"] == "serving"
+        await a.send("while down")  # on_unavailable: reject (counted); the session stays open
+        redis.start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(
+                health(gateway)["broker"]["state"] == "connected" for gateway in (first, second)):
+            await asyncio.sleep(0.1)
+        # Redis lost every key: a new epoch, and both members hear what follows, in one order.
+        got = None
+        while got is None and time.monotonic() < deadline + 10:
+            await a.send("after")
+            try:
+                got = await asyncio.wait_for(b.recv(), 1)
+            except asyncio.TimeoutError:
+                pass
+        assert got is not None and split(got)[1] == "a: after"
+        assert split(await receive(a))[1] == "a: after"
+        assert health(first)["broker"]["reconnects"] >= 2
+        assert 'wsgate_broker_reconnects_total{connection="subscriber"}' in metrics(first)
+
+
+@scenario()
+async def test_health_andMetrics_reportTheBroker(instances):
+    first, second, _ = instances
+    async with connect(first.url("/chat/h?name=a")) as a, \
+            connect(second.url("/chat/h?name=b")) as b:
+        await joined(a, b)
+        for index in range(5):
+            await a.send(f"m{index}")
+        await receive_all(b, 5)
+    report = health(first)["broker"]
+    assert report["state"] == "connected"
+    assert report["published"] >= 6 and report["publish_errors"] == 0
+    assert report["dropped"] == 0 and report["lost"] == 0
+    assert report["delivery_lag_ms"] >= 0
+    text = metrics(second)
+    for name in ("wsgate_broker_publishes_total", "wsgate_broker_delivery_lag_seconds",
+                 "wsgate_broker_dropped_total", "wsgate_broker_connected"):
+        assert name in text, name
+
+
+@scenario()
+async def test_brokerLocalEndpoint_staysInItsInstance(instances):
+    first, second, _ = instances
+    async with connect(first.url("/lobby")) as a, connect(second.url("/lobby")) as b:
+        await a.send("only here")
+        assert await receive(a) == "only here"
+        await silent(b)
