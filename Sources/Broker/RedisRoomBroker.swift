@@ -493,17 +493,29 @@ public final class RedisRoomBroker: Sendable {
             metrics.lost.increment(by: lost)
             metrics.catchUps.increment()
         }
-        let count = min(Int(through - from) + 1, settings.streamSize * 2)
-        guard let entries = await entries(keys, "XRANGE", keys.stream, from, through, "COUNT", count) else { return }
-        for (offset, envelope) in entries {
-            if offset > sequence.last + 1 { sequence.skip(through: offset - 1) }
-            if sequence.receive(offset: offset, epoch: epoch) == .deliver {
-                counters.withLock { $0.filled += 1 }
-                metrics.filled.increment()
-                deliver(room: room, offset: offset, envelope: envelope)
+        // In pages: the stream may hold more than stream_size (MAXLEN ~ trims whole nodes), and every
+        // entry it still holds is delivered; what it no longer holds counts as lost.
+        var next = from
+        while next <= through {
+            let count = min(Int(clamping: through - next) + 1, Self.fillPage)
+            guard let entries = await entries(keys, "XRANGE", keys.stream, next, through, "COUNT", count) else {
+                return
             }
+            for (offset, envelope) in entries {
+                if offset > sequence.last + 1 { sequence.skip(through: offset - 1) }
+                if sequence.receive(offset: offset, epoch: epoch) == .deliver {
+                    counters.withLock { $0.filled += 1 }
+                    metrics.filled.increment()
+                    deliver(room: room, offset: offset, envelope: envelope)
+                }
+            }
+            guard entries.count == count, let last = entries.last?.offset else { return }
+            next = last + 1
         }
     }
+
+    /// Stream entries read at once when filling a gap.
+    static let fillPage = 1000
 
     private func deliver(room: String, offset: UInt64, envelope: RoomEnvelope) {
         let lag = envelope.publishedAt > 0 ? Int(clamping: RoomEnvelope.now()) - Int(clamping: envelope.publishedAt) : 0

@@ -181,6 +181,34 @@ struct RedisRoomBrokerTests {
         }
     }
 
+    @Test func aGapLongerThanTwiceTheStreamSize_isFilledWhileTheStreamHoldsIt() async throws {
+        try await withRedisServer { server in
+            let seen = Deliveries()
+            let broker = try await startBroker(server, seen, streamSize: 10)
+            broker.join("g")
+            let base = try await broker.publish(text("m0", from: broker), to: "g").get()
+            #expect(try await eventually { seen.all.count == 1 })
+            // 60 entries the subscription never sees: six times stream_size, yet MAXLEN ~ trims only
+            // whole nodes of 100 entries, so the stream still holds them all.
+            let redis = try await RedisClient.connect(to: try server.configuration())
+            let keys = RoomKeys(prefix: "test", room: "g")
+            var commands: [RedisCommand] = []
+            for step in 1...60 {
+                commands.append(RedisCommand("HINCRBY", keys.meta, "s", 1))
+                commands.append(
+                    RedisCommand(
+                        "XADD", keys.stream, base + UInt64(step), "d", text("m\(step)", from: broker).encoded()))
+            }
+            _ = try await redis.pipeline(commands)
+            _ = try await broker.publish(text("last", from: broker), to: "g").get()
+            #expect(try await eventually { seen.all.count == 62 })
+            #expect(seen.all.map(\.offset) == Array(base...base + 61))
+            #expect(broker.statistics.lost == 0)
+            await redis.close()
+            await broker.close()
+        }
+    }
+
     @Test func scriptFlush_inTheMiddleOfABurst_keepsEachInstancesOrder() async throws {
         try await withRedisServer { server in
             let (seenA, seenB) = (Deliveries(), Deliveries())
