@@ -82,12 +82,17 @@ struct BrokerRoomTests {
                     try await ann.send("a\(index)")
                     try await bob.send("b\(index)")
                 }
-                var heardByAnn: [String] = []
-                var heardByBob: [String] = []
-                for _ in 0..<100 {
-                    heardByAnn.append(try #require(try await nextText(ann)))
-                    heardByBob.append(try #require(try await nextText(bob)))
+                // A probe of settle() can still be on its way on a loaded machine: it is not counted.
+                func hundred(_ client: WebSocketTestClient) async throws -> [String] {
+                    var heard: [String] = []
+                    while heard.count < 100 {
+                        let text = try #require(try await nextText(client))
+                        if !text.hasSuffix(": probe") { heard.append(text) }
+                    }
+                    return heard
                 }
+                let heardByAnn = try await hundred(ann)
+                let heardByBob = try await hundred(bob)
                 #expect(heardByAnn == heardByBob)
                 #expect(heardByAnn.filter { $0.hasPrefix("[ann]") } == (0..<50).map { "[ann]: a\($0)" })
                 #expect(heardByAnn.filter { $0.hasPrefix("[bob]") } == (0..<50).map { "[bob]: b\($0)" })
