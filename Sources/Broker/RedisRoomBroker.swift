@@ -66,7 +66,7 @@ public final class RedisRoomBroker: Sendable {
         public var lastLagMilliseconds: Int = 0
     }
 
-    /// What a member joining a room gets before the room's next messages (``replay(_:since:history:reply:)``).
+    /// What a member joining a room gets before the room's next messages (``replay(_:since:history:maxAge:reply:)``).
     public struct Replay: Sendable {
         /// The messages to send it first, in the room's order.
         public var messages: [Delivery]
@@ -83,7 +83,8 @@ public final class RedisRoomBroker: Sendable {
         /// `meta`: `HMGET meta e s`, queued when the room was joined (so before any later publish).
         case join(room: String, meta: EventLoopFuture<RESPValue>?)
         case leave(room: String)
-        case replay(room: String, since: RoomPosition?, history: Int, reply: @Sendable (Replay) -> Void)
+        case replay(
+            room: String, since: RoomPosition?, history: Int, maxAge: Duration?, reply: @Sendable (Replay) -> Void)
     }
 
     private enum Input: Sendable {
@@ -93,8 +94,9 @@ public final class RedisRoomBroker: Sendable {
         case started(room: String, epoch: String?, top: UInt64)
         /// The room's subscription is confirmed: fetch what was published while it was being made.
         case subscribed(room: String)
-        /// A member joined and waits for what it missed or the history (``replay(_:since:history:reply:)``).
-        case replay(room: String, since: RoomPosition?, history: Int, reply: @Sendable (Replay) -> Void)
+        /// A member joined and waits for what it missed or the history (``replay(_:since:history:maxAge:reply:)``).
+        case replay(
+            room: String, since: RoomPosition?, history: Int, maxAge: Duration?, reply: @Sendable (Replay) -> Void)
     }
 
     /// This instance's id in published messages (random per broker).
@@ -244,18 +246,22 @@ public final class RedisRoomBroker: Sendable {
     ///
     /// `positionMarks` are byte counts into the payload (ascending) where Redis writes the message's
     /// own position (`EPOCH:OFFSET`, see ``RoomPosition``) as it takes its offset: `{position}` in a
-    /// template, filled in the same bytes for every instance and in the stream.
+    /// template, filled in the same bytes for every instance and in the stream. The room's stream
+    /// keeps at least `keep` messages (else ``Settings/streamSize``) for at least `ttl` after this one
+    /// (else ``Settings/streamTTL``).
     @discardableResult
     public func publish(
         _ envelope: RoomEnvelope,
         to room: String,
-        positionMarks: [Int] = []
+        positionMarks: [Int] = [],
+        keep: Int = 0,
+        ttl: Duration = .zero
     ) throws(RedisClientError) -> EventLoopFuture<UInt64> {
         let keys = RoomKeys(prefix: settings.prefix, room: room)
-        let ttl = max(settings.streamTTL.components.seconds, 1)
+        let ttl = max(settings.streamTTL.components.seconds, ttl.components.seconds, 1)
         let marks = positionMarks.map { String($0 + RoomEnvelope.headerSize) }.joined(separator: ",")
         let arguments: [any RESPArgument] = [
-            envelope.encoded(), settings.streamSize, ttl, keys.channel,
+            envelope.encoded(), max(settings.streamSize, keep), ttl, keys.channel,
             String(UInt64.random(in: 0...UInt64.max), radix: 16), marks,
         ]
         // After a Redis restart or SCRIPT FLUSH the client sends EVAL instead, keeping the order.
@@ -287,16 +293,17 @@ public final class RedisRoomBroker: Sendable {
 
     /// For a member of `room` (after ``join(_:)``): the messages after `since`, or when that cannot be
     /// done (nil, another epoch, trimmed from the stream) the room's latest `history` messages, read
-    /// from the stream. `reply` runs on the delivery task at the point of the room's order it
+    /// from the stream, without those published more than `maxAge` ago (by their publisher's clock). `reply` runs on the delivery task at the point of the room's order it
     /// describes: deliveries before it are in the replay, those after it come after, so a member that
     /// `reply` adds to the room misses nothing and gets nothing twice. Never called after ``close()``.
     public func replay(
         _ room: String,
         since: RoomPosition?,
         history: Int,
+        maxAge: Duration? = nil,
         reply: @escaping @Sendable (Replay) -> Void
     ) {
-        subscriptionChanges.yield(.replay(room: room, since: since, history: history, reply: reply))
+        subscriptionChanges.yield(.replay(room: room, since: since, history: history, maxAge: maxAge, reply: reply))
     }
 
     /// A member of `room` left (the last one unsubscribes).
@@ -356,9 +363,9 @@ public final class RedisRoomBroker: Sendable {
                     logger.warning(
                         "broker: cannot unsubscribe from the room", metadata: ["room": "\(room)", "error": "\(error)"])
                 }
-            case .replay(let room, let since, let history, let reply):
+            case .replay(let room, let since, let history, let maxAge, let reply):
                 // After the room's .started (queued above for its first member), so its sequence is set.
-                inbox.yield(.replay(room: room, since: since, history: history, reply: reply))
+                inbox.yield(.replay(room: room, since: since, history: history, maxAge: maxAge, reply: reply))
             }
         }
     }
@@ -370,10 +377,11 @@ public final class RedisRoomBroker: Sendable {
             switch input {
             case .started(let room, let epoch, let top):
                 sequences[room] = RoomSequence(epoch: epoch, after: top)
-            case .replay(let room, let since, let history, let reply):
+            case .replay(let room, let since, let history, let maxAge, let reply):
                 reply(
                     await replay(
-                        room: room, sequence: sequences[room] ?? RoomSequence(), since: since, history: history))
+                        room: room, sequence: sequences[room] ?? RoomSequence(), since: since, history: history,
+                        maxAge: maxAge))
             case .subscribed(let room):
                 guard interest.withLock({ $0[room] != nil }) else { continue }
                 var sequence = sequences[room] ?? RoomSequence()
@@ -432,9 +440,15 @@ public final class RedisRoomBroker: Sendable {
         sequence.skip(through: UInt64(top))
     }
 
-    /// What a joining member gets first (see ``replay(_:since:history:reply:)``): `sequence` is what
+    /// What a joining member gets first (see ``replay(_:since:history:maxAge:reply:)``): `sequence` is what
     /// this instance has delivered of the room.
-    private func replay(room: String, sequence: RoomSequence, since: RoomPosition?, history: Int) async -> Replay {
+    private func replay(
+        room: String,
+        sequence: RoomSequence,
+        since: RoomPosition?,
+        history: Int,
+        maxAge: Duration?
+    ) async -> Replay {
         guard let epoch = sequence.epoch else { return Replay(messages: [], resumed: since == nil, position: nil) }
         let position = RoomPosition(epoch: epoch, offset: sequence.last)
         let keys = RoomKeys(prefix: settings.prefix, room: room)
@@ -455,9 +469,17 @@ public final class RedisRoomBroker: Sendable {
         if history > 0, sequence.last > 0,
             let entries = await entries(keys, "XREVRANGE", keys.stream, sequence.last, "-", "COUNT", history)
         {
-            latest = entries.reversed().map { Delivery(room: room, offset: $0.offset, envelope: $0.envelope) }
+            let oldest = maxAge.map { RoomEnvelope.now() &- UInt64(clamping: Self.milliseconds($0)) } ?? 0
+            latest = entries.reversed().filter { $0.envelope.publishedAt >= oldest }.map {
+                Delivery(room: room, offset: $0.offset, envelope: $0.envelope)
+            }
         }
         return Replay(messages: latest, resumed: since == nil, position: position)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds.multipliedReportingOverflow(by: 1000).partialValue + attoseconds / 1_000_000_000_000_000
     }
 
     /// Reads stream entries (`XRANGE`/`XREVRANGE` with its arguments); nil when Redis cannot be asked.

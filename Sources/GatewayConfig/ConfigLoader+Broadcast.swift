@@ -25,6 +25,8 @@ extension ConfigLoader {
             if let v = reader.bool(value, name) { settings.includeSender = v }
         case "history":
             if let v = reader.integer(value, name, range: 0...10_000) { settings.history = v }
+        case "history_ttl":
+            if let v = reader.duration(value, name) { settings.historyTTL = v }
         case "max_queue":
             if let v = reader.size(value, name) {
                 if v < 1024 {

@@ -269,6 +269,9 @@ public enum ConfigReference {
             "the last N messages, replayed to a joiner (from Redis with the broker)"
         ),
         Key(
+            "history_ttl", .duration, duration(broadcastDefaults.historyTTL),
+            "replay only history younger than this (0: any age); with the broker, its stream lives at least this long"),
+        Key(
             "reset", .nullable(.template), broadcastDefaults.reset.map { "\"\($0)\"" },
             "with the broker: sent when `?since=` cannot be resumed, before the history; `{position}`, `{name}`, `{room}`"
         ),

@@ -357,6 +357,10 @@ public struct BroadcastSettings: Sendable, Equatable {
     /// `history`: the last N messages replayed to a joiner (with the broker, read from the room's Redis
     /// stream). Default 0.
     public var history: Int = 0
+    /// `history_ttl`: the history replays only messages younger than this; with the broker the room's
+    /// stream also lives at least this long after its last message (and holds at least `history`
+    /// messages). Zero: no age limit. Default 0.
+    public var historyTTL: Duration = .zero
     /// `reset`: with the broker, sent to a member that asked for `?since=POSITION` when that cannot be
     /// resumed (another epoch, or older than the stream holds), before the history; `{position}` is the
     /// room's position it continues from, `{name}`, `{room}`. Nil sends nothing. Default "reset {position}".

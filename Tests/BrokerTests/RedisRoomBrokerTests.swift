@@ -311,6 +311,19 @@ struct RedisRoomBrokerTests {
                 #expect(texts(reset) == ["m29", "m30"])
             }
             #expect(await replay(since: nil, history: 0).messages.isEmpty)
+            // Published ten minutes ago by the publisher's clock: too old for a one-minute history.
+            let old = RoomEnvelope(
+                kind: .text, origin: broker.instanceID, sender: 0, publishedAt: RoomEnvelope.now() - 600_000,
+                payload: ByteBuffer(string: "old"))
+            _ = try await broker.publish(old, to: "r", keep: 50, ttl: .seconds(200_000)).get()
+            let ttl = try #require(try await redis.send("TTL", RoomKeys(prefix: "test", room: "r").stream).int)
+            #expect(ttl > 86_400)  // the longer of stream_ttl (24h) and the publish's ttl
+            _ = try await broker.publish(text("m32", from: broker), to: "r").get()
+            #expect(try await eventually { seen.all.count == 32 })
+            let young = await withCheckedContinuation { continuation in
+                broker.replay("r", since: nil, history: 3, maxAge: .seconds(60)) { continuation.resume(returning: $0) }
+            }
+            #expect(texts(young) == ["m30", "m32"])
             await redis.close()
             await broker.close()
         }

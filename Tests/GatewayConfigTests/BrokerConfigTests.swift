@@ -24,7 +24,7 @@ import Testing
               stream_ttl: 2h
               command_timeout: 750ms
             endpoints:
-              - { path: /chat, type: broadcast }
+              - { path: /chat, type: broadcast, history: 20, history_ttl: 1h, reset: "gone; now {position}", format: "{position} {message}" }
               - { path: /lobby, type: broadcast, broker: local }
             """
         ).configuration
@@ -37,6 +37,9 @@ import Testing
         #expect(full.broker == expected)
         guard case .broadcast(let lobby) = full.endpoints[1].kind else { return }
         #expect(lobby.broker == .local)
+        guard case .broadcast(let chat) = full.endpoints[0].kind else { return }
+        #expect(chat.history == 20 && chat.historyTTL == .seconds(3600))
+        #expect(chat.reset == "gone; now {position}" && chat.format == "{position} {message}")
 
         let minimal = try parse(
             "version: 1\nbroker: { url: redis://localhost }\nendpoints:\n  - { path: /chat, type: broadcast }\n"

@@ -180,6 +180,29 @@ func residentMiB() -> Double {
         }
     }
 
+    @Test func historyTTL_replaysOnlyMessagesYoungerThanIt() async throws {
+        let app = try application(
+            """
+            version: 1
+            endpoints:
+              - { path: /r, type: broadcast, welcome: null, format: "{message}", history: 5, history_ttl: 300ms }
+            """
+        )
+        try await withTestServer(app.router) { server in
+            let talker = try await server.connect("/r")
+            try await talker.send("old")
+            #expect(try await nextText(talker) == "old")
+            try await Task.sleep(for: .milliseconds(400))
+            try await talker.send("new")
+            #expect(try await nextText(talker) == "new")
+            let late = try await server.connect("/r")
+            #expect(try await nextText(late) == "new")
+            await #expect(throws: WebSocketTestClient.ClientError.self) {
+                _ = try await late.receive(timeout: .milliseconds(200))
+            }
+        }
+    }
+
     @Test func namesFromTheQuery_areValidated() async throws {
         let app = try application(
             "version: 1\nendpoints:\n  - { path: /c, type: broadcast, name: \"{query.nick}\", announce: { join: \"{name} joined\" } }\n"

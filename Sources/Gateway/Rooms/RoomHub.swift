@@ -44,8 +44,9 @@ final class RoomHub: Sendable {
         /// yet in `groups`, so the room's messages reach them only after the replay.
         var replaying: Members = [:]
         var count = 0
-        /// The latest messages, for rooms in this process (the broker keeps them in Redis).
-        var history: [PreparedMessage] = []
+        /// The latest messages and when they came, for rooms in this process (the broker keeps them
+        /// in Redis).
+        var history: [(message: PreparedMessage, at: ContinuousClock.Instant)] = []
     }
 
     private enum Entry {
@@ -132,7 +133,7 @@ final class RoomHub: Sendable {
             if replayed {
                 room.replaying[ObjectIdentifier(session)] = session
             } else {
-                let first = (welcome.map { [$0] } ?? []) + room.history
+                let first = (welcome.map { [$0] } ?? []) + recentHistory(of: room)
                 if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
                 room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
             }
@@ -144,7 +145,8 @@ final class RoomHub: Sendable {
         // An unreadable since is a position of no epoch: it cannot be resumed, so the member gets the reset.
         let position = since.map { RoomPosition($0) ?? RoomPosition(epoch: "", offset: 0) }
         broker.broker.replay(
-            GatewayBroker.roomKey(endpoint: endpoint, room: name), since: position, history: settings.history
+            GatewayBroker.roomKey(endpoint: endpoint, room: name), since: position, history: settings.history,
+            maxAge: settings.historyTTL > .zero ? settings.historyTTL : nil
         ) { replay in
             self.replayed(
                 replay, to: session, room: name, welcome: welcome,
@@ -177,6 +179,13 @@ final class RoomHub: Sendable {
             room.groups[ObjectIdentifier(session.eventLoop), default: [:]][ObjectIdentifier(session)] = session
             state.rooms[name] = room
         }
+    }
+
+    /// The history a joiner gets: without the messages older than `history_ttl`.
+    private func recentHistory(of room: Room) -> [PreparedMessage] {
+        guard settings.historyTTL > .zero else { return room.history.map(\.message) }
+        let oldest = ContinuousClock.now - settings.historyTTL
+        return room.history.filter { $0.at >= oldest }.map(\.message)
     }
 
     private static func message(_ envelope: RoomEnvelope) -> PreparedMessage? {
@@ -250,7 +259,8 @@ final class RoomHub: Sendable {
             kind: kind, origin: broker.broker.instanceID, sender: sender, payload: message.payload)
         do {
             try broker.broker.publish(
-                envelope, to: GatewayBroker.roomKey(endpoint: endpoint, room: room), positionMarks: positionMarks)
+                envelope, to: GatewayBroker.roomKey(endpoint: endpoint, room: room), positionMarks: positionMarks,
+                keep: settings.history, ttl: settings.historyTTL)
             return true
         } catch {
             return false
@@ -287,7 +297,7 @@ final class RoomHub: Sendable {
         fanOut(message, in: room, except: except, state: &state)
         // Through the broker the history is the room's Redis stream.
         if settings.history > 0 && broker == nil {
-            room.history.append(message)
+            room.history.append((message, ContinuousClock.now))
             if room.history.count > settings.history {
                 room.history.removeFirst(room.history.count - settings.history)
             }
