@@ -22,6 +22,10 @@ public final class RedisSubscriber: Sendable {
 
     private let manager: RedisConnectionManager
     private let dropped: DropCounter
+    /// PINGs the server every ``RedisConfiguration/commandTimeout``, so that a server that stopped
+    /// answering (hung, or gone without a reset) is noticed: the PING times out, the connection
+    /// closes, and the subscriber reconnects and reports it.
+    private let pinger: Task<Void, Never>?
 
     /// Messages received, in order. When the reader falls more than the buffer size behind, the
     /// newest messages are dropped (a gap the reader can fill from a stream). One reader.
@@ -40,11 +44,13 @@ public final class RedisSubscriber: Sendable {
     private init(
         manager: RedisConnectionManager,
         dropped: DropCounter,
+        pinger: Task<Void, Never>?,
         messages: AsyncStream<RedisPubSubMessage>,
         continuation: AsyncStream<RedisPubSubMessage>.Continuation
     ) {
         self.manager = manager
         self.dropped = dropped
+        self.pinger = pinger
         self.messages = messages
         self.messageContinuation = continuation
     }
@@ -81,7 +87,19 @@ public final class RedisSubscriber: Sendable {
             continuation.finish()
             throw error
         }
-        return RedisSubscriber(manager: manager, dropped: dropped, messages: messages, continuation: continuation)
+        let pinger = configuration.commandTimeout.map { interval in
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    // Ignored while reconnecting; unanswered, the handler's timeout closes the connection.
+                    try? manager.submit { loop in
+                        [RedisRequest(command: RedisCommand("PING"), answer: .reply, promise: loop.makePromise())]
+                    }
+                }
+            }
+        }
+        return RedisSubscriber(
+            manager: manager, dropped: dropped, pinger: pinger, messages: messages, continuation: continuation)
     }
 
     /// Subscribes to channels; returns once Redis confirmed them all (at once when disconnected:
@@ -113,6 +131,7 @@ public final class RedisSubscriber: Sendable {
 
     /// Closes the connection, stops reconnecting and ends ``messages`` and ``events``.
     public func close() async {
+        pinger?.cancel()
         await manager.close()
         messageContinuation.finish()
     }

@@ -169,6 +169,28 @@ struct RedisIntegrationTests {
         }
     }
 
+    @Test func hungServer_isNoticedByTheSubscribersPing_whichReconnectsOnceItAnswersAgain() async throws {
+        try await withRedisServer { server in
+            var configuration = try server.configuration()
+            configuration.commandTimeout = .milliseconds(300)
+            configuration.connectTimeout = .milliseconds(500)
+            let subscriber = try await RedisSubscriber.connect(to: configuration)
+            try await subscriber.subscribe(to: ["a"])
+            // Nothing is waiting for a reply: only the PING notices the server stopped answering.
+            server.pause(true)
+            #expect(await next(subscriber.events) == .disconnected(reason: "connection closed"))
+            server.pause(false)
+            var event = await next(subscriber.events)
+            while case .reconnectFailed = event { event = await next(subscriber.events) }
+            #expect(event == .reconnected)
+            let redis = try await RedisClient.connect(to: configuration)
+            #expect(try await eventually { try await redis.publish("back", to: "a") == 1 })
+            #expect(await next(subscriber.messages)?.payload == ByteBuffer(string: "back"))
+            await redis.close()
+            await subscriber.close()
+        }
+    }
+
     @Test func requirepass_rightPasswordWorks_wrongOrMissingOneFailsClearly() async throws {
         try await withRedisServer(["--requirepass", "s3cret"]) { server in
             let good = try await RedisClient.connect(

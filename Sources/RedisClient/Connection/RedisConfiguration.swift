@@ -22,7 +22,9 @@ public struct RedisConfiguration: Sendable {
     public var connectTimeout: Duration
     /// How long a command may wait for its reply (default 5 s); then it fails with
     /// ``RedisClientError/timedOut(address:command:after:)``, with the commands behind it, and the
-    /// connection is closed and re-established. Nil waits for ever.
+    /// connection is closed and re-established. A ``RedisSubscriber`` also sends a `PING` this often,
+    /// so that a server that stopped answering is noticed while no command is waiting. Nil waits for
+    /// ever and never pings.
     public var commandTimeout: Duration?
     /// Delays between reconnection attempts.
     public var backoff: ReconnectBackoff
