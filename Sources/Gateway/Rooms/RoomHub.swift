@@ -107,7 +107,8 @@ final class RoomHub: Sendable {
     ///
     /// Through the broker, a member with `since` (the raw `?since=` value) gets exactly the messages
     /// after that position, or when they cannot be had `resetNotice` with the room's position and then
-    /// the history; the history and those messages come from Redis (``RedisRoomBroker/replay(_:since:history:reply:)``).
+    /// the history; the history and those messages come from Redis
+    /// (``RedisRoomBroker/replay(_:since:history:maxAge:reply:)``).
     func join(
         _ session: WebSocketSession,
         room name: String,
