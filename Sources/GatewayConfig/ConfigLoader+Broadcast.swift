@@ -90,7 +90,7 @@ extension ConfigLoader {
         }
         check("room", settings.room, allowed: parameters)
         check("name", settings.name, allowed: parameters.union(["n"]), allowQuery: true)
-        check("welcome", settings.welcome, allowed: ["name", "room"])
+        check("welcome", settings.welcome, allowed: ["name", "room", "position"])
         check("format", settings.format, allowed: ["name", "room", "message", "position"])
         check("reset", settings.reset, allowed: ["name", "room", "position"])
         check("announce", settings.joinNotice, allowed: ["name", "room"])

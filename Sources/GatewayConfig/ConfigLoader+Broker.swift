@@ -67,15 +67,19 @@ extension ConfigLoader {
     }
 
     /// A broadcast endpoint that asks for `broker: redis` needs a top-level broker, and so does one
-    /// whose `format` has `{position}` (Redis gives messages their positions).
+    /// whose `format` or `welcome` has `{position}` (Redis gives messages their positions).
     static func checkBroker(_ configuration: GatewayConfiguration, at node: Node?, reader: inout NodeReader) {
         for (index, endpoint) in configuration.endpoints.enumerated() {
-            guard case .broadcast(let settings) = endpoint.kind, placeholders(in: settings.format).contains("position"),
+            guard case .broadcast(let settings) = endpoint.kind,
                 configuration.broker == nil ? node == nil : settings.broker == .local
             else { continue }
+            let keys = [("format", settings.format), ("welcome", settings.welcome ?? "")].filter {
+                placeholders(in: $0.1).contains("position")
+            }
+            guard let key = keys.first?.0 else { continue }
             reader.error(
                 at: endpoint.location,
-                "endpoints[\(index)] (\(endpoint.path)) uses {position} in its format, but its rooms do not go through a broker",
+                "endpoints[\(index)] (\(endpoint.path)) uses {position} in its \(key), but its rooms do not go through a broker",
                 hint: configuration.broker == nil
                     ? "add 'broker: { url: ${REDIS_URL} }' at the top level, or remove {position}"
                     : "remove 'broker: local', or remove {position}")

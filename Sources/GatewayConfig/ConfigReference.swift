@@ -258,7 +258,7 @@ public enum ConfigReference {
             "member name; `{n}` counts from 0, `{query.NAME}` reads the query"),
         Key(
             "welcome", .nullable(.template), broadcastDefaults.welcome.map { "\"\($0)\"" },
-            "sent to a joiner; `{name}`, `{room}`"),
+            "sent to a joiner; `{name}`, `{room}`, with the broker `{position}`"),
         Key(
             "format", .template, "\"\(broadcastDefaults.format)\"",
             "how text is relayed; `{name}`, `{room}`, `{message}`, with the broker `{position}`; binary passes unchanged"

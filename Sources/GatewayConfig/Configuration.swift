@@ -346,7 +346,8 @@ public struct BroadcastSettings: Sendable, Equatable {
     /// `name`: member names; `{n}` counts from 0 per endpoint, `{query.NAME}` takes a query parameter
     /// (1–32 letters, digits, `_`, `-`, `.`). Default `user{n}`.
     public var name: String = "user{n}"
-    /// `welcome`: sent to a member when it joins; `{name}`, `{room}`. Default "You've logged in as [{name}]".
+    /// `welcome`: sent to a member when it joins; `{name}`, `{room}`, and with the broker `{position}` (the
+    /// room's position the member starts after). Default "You've logged in as [{name}]".
     public var welcome: String? = "You've logged in as [{name}]"
     /// `format`: how a text message is relayed; `{name}`, `{message}`, `{room}`, and with the broker
     /// `{position}` (the message's own position, `EPOCH:OFFSET`, for `?since=`). Binary is relayed

@@ -99,6 +99,21 @@ import Testing
         )
     }
 
+    @Test func positionInAWelcome_needsTheBroker() {
+        #expect(
+            problems(
+                "version: 1\nbroker: { url: redis://h }\nendpoints:\n  - { path: /c, type: broadcast, broker: local, welcome: \"at {position}\" }\n"
+            ) == [
+                "4:5 endpoints[0] (/c) uses {position} in its welcome, but its rooms do not go through a broker | remove 'broker: local', or remove {position}"
+            ]
+        )
+        #expect(
+            problems(
+                "version: 1\nbroker: { url: redis://h }\nendpoints:\n  - { path: /c, type: broadcast, welcome: \"at {position}\" }\n"
+            ).isEmpty
+        )
+    }
+
     @Test func endpointAskingForRedis_withoutABroker_isAnError() {
         #expect(
             problems("version: 1\nendpoints:\n  - { path: /chat, type: broadcast, broker: redis }\n")

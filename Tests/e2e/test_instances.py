@@ -239,6 +239,26 @@ async def test_redisRestart_keepsSessionsOpen_andRoomsWorkAgain(instances, redis
 
 
 @scenario()
+async def test_welcomePosition_isWhereTheJoinerStarts_andResumesFromThere(instances):
+    first, second, third = instances
+    async with connect(first.url("/pos/w")) as a:
+        assert await receive(a) == "at "  # the room has no messages yet
+        await a.send("one")
+        position_one = split(await receive(a))[0]
+        async with connect(second.url("/pos/w")) as b:
+            assert await receive(b) == f"at {position_one}"
+            await a.send("two")
+            assert split(await receive(b))[1] == "two"
+            assert split(await receive(a))[1] == "two"
+        # Resuming from the welcome's position gives what came after it.
+        async with connect(third.url(f"/pos/w?since={position_one}")) as c:
+            epoch, offset = position_one.split(":")
+            assert await receive(c) == f"at {epoch}:{int(offset) + 1}"
+            assert split(await receive(c))[1] == "two"
+            await silent(c)
+
+
+@scenario()
 async def test_hungRedis_failsPublishesAfterTheCommandTimeout_andRecovers(instances, redis):
     first, second, _ = instances
     async with connect(first.url("/chat/hung?name=a")) as a, connect(second.url("/chat/hung?name=b")) as b:

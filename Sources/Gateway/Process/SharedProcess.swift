@@ -134,7 +134,7 @@ final class SharedProcess: Sendable {
     func handle(_ session: WebSocketSession, connection: Int) async throws {
         start()
         let template = Template(settings.input)
-        hub.join(session, room: path, welcome: nil, joinNotice: nil)
+        hub.join(session, room: path, welcome: { _ in nil }, joinNotice: nil)
         defer { hub.leave(session, room: path, leaveNotice: nil) }
         let input = self.input
         let watcher = Task {

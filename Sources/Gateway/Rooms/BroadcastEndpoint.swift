@@ -45,26 +45,29 @@ struct BroadcastEndpoint: Sendable {
             default: return nil
             }
         }
-        let reset = reset
+        // The welcome and the reset notice may name the room's position, known once the broker replied.
+        let render: @Sendable (Template?, RoomPosition?) -> PreparedMessage? = { template, position in
+            template.map { template in
+                PreparedMessage(
+                    text: template.render { field in
+                        switch field {
+                        case "position": position?.description ?? ""
+                        case "name": memberName
+                        case "room": roomName
+                        default: nil
+                        }
+                    })
+            }
+        }
+        let (welcome, reset) = (welcome, reset)
         hub.join(
             session,
             room: roomName,
-            welcome: welcome.map { PreparedMessage(text: $0.render(fields)) },
+            welcome: { position in render(welcome, position) },
+            welcomeUsesPosition: welcome?.has("position") == true,
             joinNotice: joinNotice.map { PreparedMessage(text: $0.render(fields)) },
             since: request.queryParameters["since"],
-            resetNotice: { position in
-                reset.map { template in
-                    PreparedMessage(
-                        text: template.render { field in
-                            switch field {
-                            case "position": position?.description ?? ""
-                            case "name": memberName
-                            case "room": roomName
-                            default: nil
-                            }
-                        })
-                }
-            }
+            resetNotice: { position in render(reset, position) }
         )
         defer {
             hub.leave(

@@ -103,7 +103,8 @@ final class RoomHub: Sendable {
         memberNumbers.add(1, ordering: .relaxed).oldValue
     }
 
-    /// Adds a member; the welcome, then the history, reach it before any later message.
+    /// Adds a member; the welcome, then the history, reach it before any later message. `welcome` gets
+    /// the room's position when `welcomeUsesPosition` (through the broker; nil otherwise).
     ///
     /// Through the broker, a member with `since` (the raw `?since=` value) gets exactly the messages
     /// after that position, or when they cannot be had `resetNotice` with the room's position and then
@@ -112,13 +113,14 @@ final class RoomHub: Sendable {
     func join(
         _ session: WebSocketSession,
         room name: String,
-        welcome: PreparedMessage?,
+        welcome: @escaping @Sendable (RoomPosition?) -> PreparedMessage?,
+        welcomeUsesPosition: Bool = false,
         joinNotice: PreparedMessage?,
         since: String? = nil,
         resetNotice: @escaping @Sendable (RoomPosition?) -> PreparedMessage? = { _ in nil }
     ) {
         let loopID = ObjectIdentifier(session.eventLoop)
-        let replayed = broker != nil && (since != nil || settings.history > 0)
+        let replayed = broker != nil && (since != nil || settings.history > 0 || welcomeUsesPosition)
         state.withLockedValue { state in
             if let index = state.idle.firstIndex(of: name) { state.idle.remove(at: index) }
             var room = state.rooms[name] ?? Room()
@@ -134,7 +136,7 @@ final class RoomHub: Sendable {
             if replayed {
                 room.replaying[ObjectIdentifier(session)] = session
             } else {
-                let first = (welcome.map { [$0] } ?? []) + recentHistory(of: room)
+                let first = (welcome(nil).map { [$0] } ?? []) + recentHistory(of: room)
                 if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
                 room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
             }
@@ -150,7 +152,7 @@ final class RoomHub: Sendable {
             maxAge: settings.historyTTL > .zero ? settings.historyTTL : nil
         ) { replay in
             self.replayed(
-                replay, to: session, room: name, welcome: welcome,
+                replay, to: session, room: name, welcome: welcome(replay.position),
                 reset: position != nil && !replay.resumed ? resetNotice(replay.position) : nil)
         }
     }
