@@ -73,6 +73,9 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
+        // SIGHUP is trapped before the gateway listens: a reload signal sent as soon as the port
+        // answers must reload, not terminate the process (SIGHUP's default) or be lost.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let gateway: GatewayServer
         do {
             gateway = try await GatewayServer.start(
@@ -95,7 +98,8 @@ struct Serve: AsyncParsableCommand {
                 "endpoints": "\(paths)",
             ]
         )
-        let service = GatewayService(gateway: gateway, configPath: config ?? source, logger: logger)
+        let service = GatewayService(
+            gateway: gateway, configPath: config ?? source, hangups: hangups, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -111,16 +115,18 @@ struct GatewayService: Service {
     let gateway: GatewayServer
     /// The file to read again on SIGHUP; nil when serving the embedded default.
     let configPath: String?
+    /// SIGHUP, trapped before the gateway started listening.
+    let hangups: UnixSignalsSequence
     let logger: Logger
 
-    init(gateway: GatewayServer, configPath: String, logger: Logger) {
+    init(gateway: GatewayServer, configPath: String, hangups: UnixSignalsSequence, logger: Logger) {
         self.gateway = gateway
         self.configPath = FileManager.default.fileExists(atPath: configPath) ? configPath : nil
+        self.hangups = hangups
         self.logger = logger
     }
 
     func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups { await reload() }
