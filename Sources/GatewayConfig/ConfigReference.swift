@@ -285,7 +285,10 @@ public enum ConfigReference {
             "working_directory", .string, "the config file's folder",
             "where the process runs (relative to the config file)"),
         Key("env", .stringMap, "{}", "variables added to the CGI-style ones"),
-        Key("pass_env", .stringList, "[]", "names of wsgate's own variables to pass through"),
+        Key(
+            "pass_env", .stringList, "[]",
+            "names of wsgate's own variables to pass through (their values as wsgate had them when it loaded the file: at start and on reload)"
+        ),
         Key(
             "max_processes", .integer(1...100_000), "\(processDefaults.maxProcesses)",
             "processes at once; beyond it HTTP 503"),
