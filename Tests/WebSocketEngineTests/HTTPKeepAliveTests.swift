@@ -100,6 +100,17 @@ private func keepAliveRouter() throws -> WebSocketRouter {
         }
     }
 
+    @Test func fiftyPipelinedRequestsInOneWrite_comeBackInOrder() async throws {
+        try await withTestServer(try keepAliveRouter()) { server in
+            let client = try await RawHTTPClient.connect(port: server.port)
+            try await client.send((0..<50).map { "GET /status?\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+            for index in 0..<50 {
+                #expect(try await client.response().text == "ok \(index)")
+            }
+            await client.close()
+        }
+    }
+
     @Test func http10_closesAfterTheResponse_unlessItAsksForKeepAlive() async throws {
         try await withTestServer(try keepAliveRouter()) { server in
             let plain = try await RawHTTPClient.connect(port: server.port)

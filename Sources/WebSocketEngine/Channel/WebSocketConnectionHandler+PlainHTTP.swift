@@ -100,7 +100,8 @@ extension WebSocketConnectionHandler {
             readPending = false
             context.read()
         }
-        process(context: context)
+        // Inside `process` (the write completed at once), its loop goes on with the next request.
+        if !processing { process(context: context) }
     }
 
     private func close(context: ChannelHandlerContext) {

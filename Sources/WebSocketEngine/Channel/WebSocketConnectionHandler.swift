@@ -43,6 +43,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var handshakeTimer: Scheduled<Void>?
     /// HTTP keep-alive between plain requests.
     var httpKeepAlive: HTTPKeepAlive
+    /// `process` is running: a response finished meanwhile lets its loop read the next request
+    /// instead of calling it again (no recursion over pipelined requests).
+    var processing = false
     var source: WebSocketSession.Incoming.Producer.Source?
     var consumerWantsMore = true
     var readPending = false
@@ -184,6 +187,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     // MARK: Input
 
     func process(context: ChannelHandlerContext) {
+        let outer = processing
+        processing = true
+        defer { processing = outer }
         // A loop, not recursion: a kept-alive connection may hold several pipelined requests.
         while true {
             switch phase {
