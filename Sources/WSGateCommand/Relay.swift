@@ -52,14 +52,17 @@ struct Relay: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
-    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments, after '--'.")
+    @Argument(parsing: .postTerminator, help: "The program and its arguments, after '--'.")
     var command: [String] = []
 
     /// websocketd's default `--passenv`.
     static let defaultPassEnv = ["PATH", "LD_LIBRARY_PATH"]
 
     func run() async throws {
-        let argv = command.first == "--" ? Array(command.dropFirst()) : command
+        let argv = command
+        if let maxProcesses, !(1...100_000).contains(maxProcesses) {
+            throw ValidationError("--max-processes must be between 1 and 100000, not \(maxProcesses)")
+        }
         let folder = FileManager.default.currentDirectoryPath
         let yaml: String
         do {

@@ -123,10 +123,18 @@ def test_print_config_validates_and_serves_identically(site, tmp_path_factory):
         gateway.stop()
 
 
-def test_relay_without_a_command_is_a_usage_error(site):
-    result = subprocess.run([wsgate_binary(), "relay"], cwd=site, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 64
-    assert "give the program to run after '--'" in result.stderr
+def test_relay_usage_errors_and_help(site):
+    def relay_run(*args):
+        return subprocess.run([wsgate_binary(), "relay", *args], cwd=site, capture_output=True, text=True, timeout=30)
+
+    missing = relay_run()
+    assert missing.returncode == 64
+    assert "give the program to run after '--'" in missing.stderr
+    zero = relay_run("--max-processes", "0", "--", "cat")
+    assert zero.returncode == 64 and "--max-processes must be between 1 and 100000" in zero.stderr
+    # --help is help, never a command to run.
+    shown = relay_run("--help")
+    assert shown.returncode == 0 and "--static-dir" in shown.stdout
 
 
 def test_relay_drains_on_sigterm_and_exits_0(site):
