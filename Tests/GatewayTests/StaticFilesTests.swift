@@ -77,6 +77,7 @@ private func get(_ client: RawHTTPClient, _ path: String, _ headers: String = ""
         #expect(try await get(client, "/docs/").text == "docs\n")
         #expect(try await get(client, "/home.html").text == "<h1>hello</h1>\n")  // a link inside is fine
         #expect(try await get(client, "/missing.html").status == 404)
+        #expect(try await get(client, "/index.html/").status == 404)
         try await client.send("HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         let head = try await client.response(head: true)
         #expect(head.status == 200 && head.headers["content-length"] == "\(site.big.count)")

@@ -137,13 +137,21 @@ def test_relay_usage_errors_and_help(site):
     assert shown.returncode == 0 and "--static-dir" in shown.stdout
 
 
-def test_relay_drains_on_sigterm_and_exits_0(site):
+def test_relay_ignores_sighup_and_drains_on_sigterm_exiting_0(site):
     gateway = relay(site, "--", "cat")
 
     async def scenario():
         async with connect(gateway.url("/")) as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
+            gateway.process.send_signal(signal.SIGHUP)  # no file to reload: it says so and serves on
+            for _ in range(100):
+                if "there is no file to reload" in gateway.log():
+                    break
+                await asyncio.sleep(0.05)
+            assert "there is no file to reload" in gateway.log()
+            await ws.send("still here")
+            assert await ws.recv() == "still here"
             gateway.process.send_signal(signal.SIGTERM)
             _, close = await receive_all(ws)
             assert close.code == 1001

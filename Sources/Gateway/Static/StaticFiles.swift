@@ -47,6 +47,8 @@ final class StaticFiles: Sendable {
         guard var target = Self.contained(candidate, in: root), var info = Self.status(target) else {
             return Self.error(404)
         }
+        // A file named as a directory (`/index.html/`) is not there.
+        if trailingSlash && !info.isDirectory { return Self.error(404) }
         if info.isDirectory {
             guard let index = settings.index else { return Self.error(404) }
             if !trailingSlash {
