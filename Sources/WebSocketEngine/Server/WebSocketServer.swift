@@ -38,7 +38,7 @@ public final class WebSocketServer: Sendable {
         /// after a response; then it closes. Never longer than ``handshakeTimeout``. Default 5 s.
         public var keepAliveTimeout: Duration
         /// Most plain HTTP requests answered on one connection; the last response says
-        /// `Connection: close`. Default 100.
+        /// `Connection: close`. Default 1000 (as nginx).
         public var maxRequestsPerConnection: Int
 
         /// Creates a configuration; every argument has a default.
@@ -51,7 +51,7 @@ public final class WebSocketServer: Sendable {
             handlersRunOnEventLoop: Bool = true,
             connectionLimits: ConnectionLimits = ConnectionLimits(),
             keepAliveTimeout: Duration = .seconds(5),
-            maxRequestsPerConnection: Int = 100
+            maxRequestsPerConnection: Int = 1000
         ) {
             self.host = host
             self.port = port
