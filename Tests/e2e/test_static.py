@@ -96,3 +96,19 @@ def test_an_upgrade_on_the_static_path_reaches_the_websocket_endpoint(gateway):
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         status, headers, _ = http.response()
         assert status == 101 and headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_files_leave_no_descriptor_open(gateway):
+    """GET, HEAD, 304 and a download cut short each open a file; every one is closed again."""
+    baseline = asyncio.run(gateway.settled_descriptors())
+    with HTTPConnection(gateway.port) as http:
+        _, headers, _ = http.request("/index.html")
+        for _ in range(100):
+            assert http.request("/css/site.css")[0] == 200
+            assert http.request("/big.bin", method="HEAD")[0] == 200
+            assert http.request("/index.html", headers=f"If-None-Match: {headers['etag']}\r\n")[0] == 304
+    for _ in range(20):  # a client that leaves in the middle of a large file
+        with HTTPConnection(gateway.port) as http:
+            http.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            http.sock.recv(1024)
+    assert asyncio.run(gateway.descriptors_after_settling(baseline)) <= baseline
