@@ -133,7 +133,7 @@ public final class GatewayServer: Sendable {
         let application = try GatewayApplication(next, extensions: extensions, logger: logger, reusing: previous)
         let router = try self.router(for: next, application: application)
         var summary = ReloadSummary()
-        for endpoint in next.endpoints {
+        for endpoint in next.endpoints where endpoint.kind.isWebSocket {
             guard let old = previous.endpoints[endpoint.path] else {
                 summary.added.append(endpoint.path)
                 continue
@@ -239,7 +239,7 @@ public final class GatewayServer: Sendable {
             }
         }
         if let path = server.consolePath {
-            let endpoints = configuration.endpoints.map { endpoint in
+            let endpoints = configuration.endpoints.filter(\.kind.isWebSocket).map { endpoint in
                 ConsoleEndpoint(
                     path: endpoint.path, type: endpoint.kind.typeName, subprotocols: endpoint.settings.subprotocols)
             }
@@ -284,6 +284,7 @@ extension EndpointKind {
         case .echo: return "echo"
         case .broadcast: return "broadcast"
         case .process: return "process"
+        case .staticFiles: return "static"
         }
     }
 }
