@@ -181,7 +181,6 @@ private final class StdinWriter: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var waiting: [EventLoopPromise<Bool>] = []
     private var flushScheduled = false
-    private var lastWrite: EventLoopFuture<Void>?
     private(set) var isClosed = false
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -196,15 +195,7 @@ private final class StdinWriter: ChannelInboundHandler, @unchecked Sendable {
     /// over its high watermark (true: writable again; false: closed), else nil.
     func write(_ buffers: [ByteBuffer]) -> EventLoopFuture<Bool>? {
         guard let context, !isClosed else { return nil }
-        for (index, buffer) in buffers.enumerated() {
-            if index == buffers.count - 1 {
-                let promise = context.eventLoop.makePromise(of: Void.self)
-                context.write(wrapOutboundOut(buffer), promise: promise)
-                lastWrite = promise.futureResult
-            } else {
-                context.write(wrapOutboundOut(buffer), promise: nil)
-            }
-        }
+        for buffer in buffers { context.write(wrapOutboundOut(buffer), promise: nil) }
         if !flushScheduled {
             flushScheduled = true
             context.eventLoop.execute { [self] in
@@ -220,13 +211,11 @@ private final class StdinWriter: ChannelInboundHandler, @unchecked Sendable {
 
     func finish() {
         guard let context, !isClosed else { return }
-        context.flush()
+        // Writes complete in order: once this empty one has, everything before it is in the pipe.
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
         let channel = context.channel
-        if let lastWrite {
-            lastWrite.whenComplete { _ in channel.close(promise: nil) }
-        } else {
-            channel.close(promise: nil)
-        }
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
