@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Process relay: wsgate against websocketd on the same work, driven by the same Go client.
+"""Process relay: wsgate against websocketd on the same work, driven by the same clients (a Go
+gorilla/websocket client and `wsgate bench`).
 
 Two measures, servers alternating, each run on a fresh server:
 - sessions per second: connect, one round trip through a new `cat`, close (8 at a time);
@@ -35,21 +36,18 @@ def tree_cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(command, port, client_args):
+def measure(command, port, client):
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         before = tree_cpu_seconds(server.pid)
-        result = subprocess.run(
-            [str(BUILD / "relayclient"), f"-url=ws://127.0.0.1:{port}/", *client_args],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = subprocess.run(client(f"ws://127.0.0.1:{port}/"), capture_output=True, text=True, timeout=600)
         cpu = tree_cpu_seconds(server.pid) - before
         if result.returncode != 0:
             raise SystemExit(f"{command[0]}: client failed: {result.stderr.strip()}")
         figures = json.loads(result.stdout)
+        # wsgate bench's report says perSecond; the Go client's per_second.
+        figures.setdefault("per_second", figures.get("perSecond", 0))
         figures["server_cpu_s"] = cpu
         return figures
     finally:
@@ -76,20 +74,29 @@ def main():
         "wsgate": lambda port: [str(wsgate), "serve", str(config), "--listen", f"127.0.0.1:{port}", "--log-level", "error"],
         "websocketd": lambda port: ["websocketd", "--address=127.0.0.1", f"--port={port}", "--loglevel=error", cat],
     }
+    relayclient = str(BUILD / "relayclient")
     work = {
-        "sessions/s": ["-mode=sessions", f"-count={args.sessions}", "-concurrency=8"],
-        "messages/s": ["-mode=messages", f"-count={args.messages}", "-window=64"],
+        ("sessions/s", "Go client"): lambda url: [
+            relayclient, f"-url={url}", "-mode=sessions", f"-count={args.sessions}", "-concurrency=8"],
+        ("sessions/s", "wsgate bench"): lambda url: [
+            str(wsgate), "bench", url, "--mode", "connect", "--connections", "8", "--messages", str(args.sessions),
+            "--duration", "120s", "--json"],
+        ("messages/s", "Go client"): lambda url: [
+            relayclient, f"-url={url}", "-mode=messages", f"-count={args.messages}", "-window=64"],
+        ("messages/s", "wsgate bench"): lambda url: [
+            str(wsgate), "bench", url, "--mode", "echo", "--connections", "1", "--in-flight", "64",
+            "--messages", str(args.messages), "--duration", "120s", "--json"],
     }
     results = {(name, measure_name): [] for name in servers for measure_name in work}
     for run in range(args.runs):
-        for measure_name, client_args in work.items():
+        for measure_name, client in work.items():
             for name, command in servers.items():
                 port = free_port()
-                figures = measure(command(port), port, client_args)
+                figures = measure(command(port), port, client)
                 results[(name, measure_name)].append(figures)
                 print(
-                    f"run {run + 1} {measure_name:10} {name:10} {figures['per_second']:>10,.0f}/s "
-                    f"server cpu {figures['server_cpu_s']:.2f} s",
+                    f"run {run + 1} {measure_name[0]:10} {measure_name[1]:12} {name:10} "
+                    f"{figures['per_second']:>10,.0f}/s server cpu {figures['server_cpu_s']:.2f} s",
                     file=sys.stderr,
                 )
     print(f"\nprocess relay through `cat`: {args.runs} runs each, medians (min–max), {os.cpu_count()} cores")
@@ -106,7 +113,10 @@ def main():
             )
         ratio = medians["wsgate"][0] / medians["websocketd"][0]
         ratio_cpu = medians["wsgate"][1] / medians["websocketd"][1]
-        print(f"{measure_name:10} " + "; ".join(line) + f"; ratio {ratio:.2f}x ({ratio_cpu:.2f}x per CPU-second)")
+        print(
+            f"{measure_name[0]:10} {measure_name[1]:12} " + "; ".join(line)
+            + f"; ratio {ratio:.2f}x ({ratio_cpu:.2f}x per CPU-second)"
+        )
 
 
 if __name__ == "__main__":

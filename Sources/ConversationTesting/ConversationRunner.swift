@@ -102,8 +102,15 @@ struct ConversationSession {
         default:
             break
         }
+        // A `connect` step's timeout is for its handshake; a step that connects on the way (its client's first
+        // step) gives the handshake at least the default, so a short `expect` timeout times the reply only.
+        let handshakeTimeout: Duration
+        switch step.action {
+        case .connect: handshakeTimeout = step.timeout
+        default: handshakeTimeout = max(step.timeout, Conversation.defaultTimeout)
+        }
         let client: WebSocketTestClient
-        switch await connection(spec, timeout: step.timeout) {
+        switch await connection(spec, timeout: handshakeTimeout) {
         case .success(let connected): client = connected
         case .failure(let problem): return ("the handshake to succeed (HTTP 101)", problem.actual)
         }

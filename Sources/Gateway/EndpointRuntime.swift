@@ -49,6 +49,9 @@ final class EndpointRuntime: Sendable {
             hub = process.hub
             let connections = ConnectionCounter()
             serve = { session in try await process.handle(session, connection: connections.next()) }
+        case .staticFiles:
+            // Files are a plain HTTP tree (`StaticFiles`), routed by `GatewayApplication`, never a session.
+            throw GatewayError("endpoint \(endpoint.path) serves files, not WebSocket sessions")
         case .process(let settings):
             let process = ProcessEndpoint(
                 settings: settings, path: endpoint.path, maxMessageSize: options.maxMessageSize, logger: logger)

@@ -41,6 +41,15 @@ public final class GatewayApplication: Sendable {
         var router = WebSocketRouter()
         var endpoints: [String: EndpointRuntime] = [:]
         for endpoint in configuration.endpoints {
+            if case .staticFiles(let settings) = endpoint.kind {
+                let files = StaticFiles(path: endpoint.path, settings: settings, logger: logger)
+                do {
+                    try router.get(under: endpoint.path) { request in files.respond(request) }
+                } catch {
+                    throw GatewayError("endpoint \(endpoint.path): \(error.description)")
+                }
+                continue
+            }
             let runtime: EndpointRuntime
             if let kept = previous?.endpoints[endpoint.path], kept.serves(endpoint) {
                 runtime = kept

@@ -145,7 +145,7 @@ public final class GatewayServer: Sendable {
             next, extensions: extensions, logger: logger, reusing: previous, broker: previous.broker)
         let router = try self.router(for: next, application: application)
         var summary = ReloadSummary()
-        for endpoint in next.endpoints {
+        for endpoint in next.endpoints where endpoint.kind.isWebSocket {
             guard let old = previous.endpoints[endpoint.path] else {
                 summary.added.append(endpoint.path)
                 continue
@@ -252,7 +252,7 @@ public final class GatewayServer: Sendable {
             }
         }
         if let path = server.consolePath {
-            let endpoints = configuration.endpoints.map { endpoint in
+            let endpoints = configuration.endpoints.filter(\.kind.isWebSocket).map { endpoint in
                 ConsoleEndpoint(
                     path: endpoint.path, type: endpoint.kind.typeName, subprotocols: endpoint.settings.subprotocols)
             }
@@ -299,6 +299,7 @@ extension EndpointKind {
         case .echo: return "echo"
         case .broadcast: return "broadcast"
         case .process: return "process"
+        case .staticFiles: return "static"
         }
     }
 }

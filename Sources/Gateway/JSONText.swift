@@ -1,8 +1,9 @@
-/// JSON string literals written by hand (the console's endpoint list, JSON log lines).
-enum JSONText {
+/// JSON string literals written by hand (the console's endpoint list, JSON log lines, and the YAML
+/// `wsgate relay --print-config` writes: a JSON string is a YAML double-quoted scalar).
+package enum JSONText {
     /// `text` as a JSON string literal, also safe inside an HTML `<script>` element: `<`, `>`, `&`,
     /// U+2028, U+2029 and control characters are written as `\uXXXX`.
-    static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

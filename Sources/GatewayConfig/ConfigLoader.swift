@@ -341,6 +341,8 @@ public enum ConfigLoader {
         }
         var endpoints: [EndpointConfiguration] = []
         var paths: [PathTemplate: SourceLocation] = [:]
+        // A static endpoint may share its path with one WebSocket endpoint, never with another static one.
+        var staticPaths: [String: SourceLocation] = [:]
         for (index, item) in sequence.enumerated() {
             let path = "endpoints[\(index)]"
             guard case .mapping(let mapping) = item else {
@@ -367,9 +369,11 @@ public enum ConfigLoader {
                     hint: suggestion ?? "use one of: \(endpointKinds.keys.sorted().joined(separator: ", "))")
                 continue
             }
+            let isStatic = ConfigReference.plainTypes.contains(type)
             guard
                 let entries = reader.mapping(
-                    item, path, known: ConfigReference.endpointBase.map(\.name) + settingKeys + kindKeys,
+                    item, path,
+                    known: ConfigReference.endpointBase.map(\.name) + (isStatic ? [] : settingKeys) + kindKeys,
                     planned: plannedSettingKeys)
             else { continue }
             var settings = defaults
@@ -377,9 +381,14 @@ public enum ConfigLoader {
             var echo = EchoSettings()
             var broadcast = BroadcastSettings()
             var process = ProcessSettings()
+            var files = StaticSettings()
             var template: PathTemplate?
             for (key, _, value) in entries {
-                if applySetting(key, value, path, into: &settings, reader: &reader) { continue }
+                if isStatic && key != "path" {
+                    readStaticKey(key, value, "\(path).\(key)", into: &files, reader: &reader)
+                    continue
+                }
+                if !isStatic && applySetting(key, value, path, into: &settings, reader: &reader) { continue }
                 if type == "broadcast" && key != "path" {
                     readBroadcastKey(key, value, "\(path).\(key)", into: &broadcast, reader: &reader)
                     continue
@@ -389,6 +398,18 @@ public enum ConfigLoader {
                     continue
                 }
                 switch key {
+                case "path" where isStatic:
+                    guard let text = reader.string(value, "\(path).path") else { continue }
+                    if let problem = staticPathProblem(text) {
+                        reader.error(value, "\(path).path: \(problem)", hint: "e.g. 'path: /' or 'path: /static'")
+                    } else if let first = staticPaths[text] {
+                        reader.error(
+                            value, "path \(text) serves static files twice (first at \(first))",
+                            hint: "give each static endpoint its own path, or merge the directories")
+                    } else {
+                        staticPaths[text] = reader.location(value)
+                        routePath = text
+                    }
                 case "path":
                     guard let text = reader.string(value, "\(path).path") else { continue }
                     do {
@@ -397,7 +418,9 @@ public enum ConfigLoader {
                         if let first = paths[parsed] {
                             reader.error(
                                 value, "path \(text) is declared twice (first at \(first))",
-                                hint: "give each endpoint its own path")
+                                hint:
+                                    "give each endpoint its own path; only a 'type: static' endpoint may share the path of a WebSocket endpoint"
+                            )
                         } else {
                             paths[parsed] = reader.location(value)
                             routePath = text
@@ -422,7 +445,11 @@ public enum ConfigLoader {
             if type == "process" {
                 checkProcess(&process, at: item, path, baseDirectory: baseDirectory, reader: &reader)
             }
-            checkSettings(settings, at: item, path, inherited: defaults, reader: &reader)
+            if isStatic {
+                checkStatic(&files, at: item, entries: entries, path, baseDirectory: baseDirectory, reader: &reader)
+            } else {
+                checkSettings(settings, at: item, path, inherited: defaults, reader: &reader)
+            }
             guard let routePath else {
                 if !entries.contains(where: { $0.key == "path" }) {
                     reader.error(item, "\(path) has no 'path'", hint: "add e.g. 'path: /echo'")
@@ -432,8 +459,10 @@ public enum ConfigLoader {
             endpoints.append(
                 EndpointConfiguration(
                     path: routePath, settings: settings,
-                    kind: type == "broadcast"
-                        ? .broadcast(broadcast) : type == "process" ? .process(process) : .echo(echo),
+                    kind: isStatic
+                        ? .staticFiles(files)
+                        : type == "broadcast"
+                            ? .broadcast(broadcast) : type == "process" ? .process(process) : .echo(echo),
                     location: reader.location(item))
             )
         }

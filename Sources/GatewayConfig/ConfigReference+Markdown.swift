@@ -36,6 +36,7 @@ extension ConfigReference {
         table("`type: broadcast`", "", broadcast)
         table("`announce:` (broadcast)", "announce.", announce)
         table("`type: process`", "", process)
+        table("`type: static` (no session settings; may share its path with a WebSocket endpoint)", "", staticFiles)
         return out
     }
 

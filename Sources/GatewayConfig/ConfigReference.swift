@@ -324,7 +324,10 @@ public enum ConfigReference {
             "working_directory", .string, "the config file's folder",
             "where the process runs (relative to the config file)"),
         Key("env", .stringMap, "{}", "variables added to the CGI-style ones"),
-        Key("pass_env", .stringList, "[]", "names of wsgate's own variables to pass through"),
+        Key(
+            "pass_env", .stringList, "[]",
+            "names of wsgate's own variables to pass through (their values as wsgate had them when it loaded the file: at start and on reload)"
+        ),
         Key(
             "max_processes", .integer(1...100_000), "\(processDefaults.maxProcesses)",
             "processes at once; beyond it HTTP 503"),
@@ -340,10 +343,26 @@ public enum ConfigReference {
         Key("input", .template, "{message}", "shared: a client message on stdin; `{message}`, `{connection}`"),
     ]
 
+    static let staticDefaults = StaticSettings()
+
+    /// The keys of `type: static`.
+    public static let staticFiles: [Key] = [
+        Key(
+            "directory", .string, nil,
+            "the folder served (relative to the config file); nothing outside it is ever served", required: true),
+        Key(
+            "index", .nullable(.string), staticDefaults.index,
+            "the file served for a directory's path; null: directories are 404"),
+    ]
+
     /// The endpoint types and their own keys.
     public static let endpointTypes: [(name: String, keys: [Key])] = [
-        ("echo", echo), ("broadcast", broadcast), ("process", process),
+        ("echo", echo), ("broadcast", broadcast), ("process", process), ("static", staticFiles),
     ]
+
+    /// The endpoint types that serve files, not WebSocket sessions: they take no session settings
+    /// (`ping_period`, `extensions`, …).
+    public static let plainTypes: Set<String> = ["static"]
 
     /// Keys every endpoint has besides its settings.
     public static let endpointBase: [Key] = [

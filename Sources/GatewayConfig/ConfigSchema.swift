@@ -89,7 +89,8 @@ public enum ConfigSchema {
             return ["type": "object", "additionalProperties": ["type": ["string", "number", "boolean"]]]
         case .endpoints:
             let variants: [[String: Any]] = ConfigReference.endpointTypes.map { kind in
-                var endpoint = object(ConfigReference.endpointBase + ConfigReference.settings + kind.keys)
+                let settings = ConfigReference.plainTypes.contains(kind.name) ? [] : ConfigReference.settings
+                var endpoint = object(ConfigReference.endpointBase + settings + kind.keys)
                 if var properties = endpoint["properties"] as? [String: Any] {
                     properties["type"] = ["const": kind.name, "description": "what the endpoint does"]
                     if var path = properties["path"] as? [String: Any] {

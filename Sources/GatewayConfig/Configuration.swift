@@ -290,6 +290,28 @@ public enum EndpointKind: Sendable, Equatable {
     case broadcast(BroadcastSettings)
     /// `type: process`.
     case process(ProcessSettings)
+    /// `type: static`: files for plain HTTP requests; may share its path with a WebSocket endpoint.
+    case staticFiles(StaticSettings)
+
+    /// Whether it serves WebSocket sessions (every type but `static`).
+    public var isWebSocket: Bool {
+        if case .staticFiles = self { return false }
+        return true
+    }
+}
+
+/// `type: static` — files from a directory for `GET` and `HEAD` at the endpoint's path and below it
+/// (websocketd's `--staticdir`). Nothing outside the directory is served.
+public struct StaticSettings: Sendable, Equatable {
+    /// `directory`: the folder served; relative to the configuration file's folder. Required.
+    public var directory: String = ""
+    /// `index`: the file served for a directory's path. Default `index.html`; nil: a directory is 404.
+    public var index: String? = "index.html"
+
+    public init(directory: String = "", index: String? = "index.html") {
+        self.directory = directory
+        self.index = index
+    }
 }
 
 /// `type: process` — each connection gets its own process; messages go to its stdin, its stdout

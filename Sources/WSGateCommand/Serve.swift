@@ -44,8 +44,29 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         ConfigSource.report(loaded.warnings)
-        let configuration = loaded.configuration
+        let path = config ?? source
+        try await GatewayRunner.serve(
+            loaded.configuration,
+            source: source,
+            reloadPath: FileManager.default.fileExists(atPath: path) ? path : nil,
+            listen: listen,
+            logLevel: logLevel
+        )
+    }
+}
 
+/// What `serve` and `relay` share once they hold a configuration: logging, metrics, the listener, and the
+/// service that reloads on SIGHUP and drains on SIGTERM/SIGINT.
+enum GatewayRunner {
+    /// Serves `configuration` until a signal drains it. `reloadPath` is the file SIGHUP reads again
+    /// (nil: nothing to reload); `listen` and `logLevel` are the command-line overrides.
+    static func serve(
+        _ configuration: GatewayConfiguration,
+        source: String,
+        reloadPath: String?,
+        listen: String?,
+        logLevel: String?
+    ) async throws {
         var listenAddress: ListenAddress?
         if let text = listen ?? ProcessInfo.processInfo.environment["WSGATE_LISTEN"], !text.isEmpty {
             guard let address = ListenAddress(parsing: text) else {
@@ -74,6 +95,9 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
+        // SIGHUP is trapped before the gateway listens: a reload signal sent as soon as the port
+        // answers must reload, not terminate the process (SIGHUP's default) or be lost.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let gateway: GatewayServer
         do {
             gateway = try await GatewayServer.start(
@@ -99,7 +123,8 @@ struct Serve: AsyncParsableCommand {
                 "endpoints": "\(paths)",
             ]
         )
-        let service = GatewayService(gateway: gateway, configPath: config ?? source, logger: logger)
+        let service = GatewayService(
+            gateway: gateway, configPath: reloadPath, source: source, hangups: hangups, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -113,18 +138,15 @@ struct Serve: AsyncParsableCommand {
 /// SIGTERM or SIGINT drains (see ``GatewayServer/drain()``) and returns.
 struct GatewayService: Service {
     let gateway: GatewayServer
-    /// The file to read again on SIGHUP; nil when serving the embedded default.
+    /// The file to read again on SIGHUP; nil when there is none (the embedded default, `wsgate relay`).
     let configPath: String?
+    /// Where the configuration came from, for the log.
+    let source: String
+    /// SIGHUP, trapped before the gateway started listening.
+    let hangups: UnixSignalsSequence
     let logger: Logger
 
-    init(gateway: GatewayServer, configPath: String, logger: Logger) {
-        self.gateway = gateway
-        self.configPath = FileManager.default.fileExists(atPath: configPath) ? configPath : nil
-        self.logger = logger
-    }
-
     func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups { await reload() }
@@ -139,7 +161,7 @@ struct GatewayService: Service {
     /// Reads the file again and applies it; an invalid file is refused and the old one keeps serving.
     func reload() async {
         guard let configPath else {
-            logger.warning("SIGHUP: serving the embedded default configuration, there is no file to reload")
+            logger.warning("SIGHUP: serving \(source), there is no file to reload")
             return
         }
         let loaded: LoadedConfiguration

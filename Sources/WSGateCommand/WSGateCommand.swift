@@ -9,7 +9,9 @@ public struct WSGateCommand: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 invalid configuration, a failed test or a failure while serving, 64 usage error.
             """,
-        subcommands: [Serve.self, Validate.self, Schema.self, TestConversations.self, Healthcheck.self, Bench.self],
+        subcommands: [
+            Serve.self, Relay.self, Validate.self, Schema.self, TestConversations.self, Healthcheck.self, Bench.self,
+        ],
         defaultSubcommand: Serve.self
     )
 

@@ -145,7 +145,7 @@ func problems(_ yaml: String) -> [String] {
             found == [
                 "3:5 endpoints[0]: max_frame_size (2097152 bytes) is larger than max_message_size (1048576 bytes) | a frame is part of a message: raise max_message_size or lower max_frame_size",
                 "7:5 endpoints[1]: timeout is 0 while ping_period is on, so every ping would time out at once | set timeout to e.g. 15s, or ping_period: 0 to disable pings",
-                "7:11 path /a is declared twice (first at test.yaml:3:11) | give each endpoint its own path",
+                "7:11 path /a is declared twice (first at test.yaml:3:11) | give each endpoint its own path; only a 'type: static' endpoint may share the path of a WebSocket endpoint",
             ]
         )
     }

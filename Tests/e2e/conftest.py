@@ -25,14 +25,18 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, config: str, binary: str | None = None, args: list[str] | None = None,
-                 env: dict[str, str] | None = None):
+    def __init__(self, config: str | None, binary: str | None = None, args: list[str] | None = None,
+                 env: dict[str, str] | None = None, subcommand: list[str] | None = None,
+                 cwd: str | os.PathLike | None = None):
+        """`wsgate serve CONFIG`, or `wsgate SUBCOMMAND… --listen … ARGS…` (e.g. `relay`), in `cwd`
+        (default: the repository)."""
         self.port = free_port()
         # Output goes to a file, not a pipe: a pipe nobody reads would block the gateway's logging.
         self.output = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
-            [binary or wsgate_binary(), "serve", config, "--listen", f"127.0.0.1:{self.port}", *(args or [])],
-            cwd=ROOT,
+            [binary or wsgate_binary(), *(subcommand or ["serve", config]), "--listen", f"127.0.0.1:{self.port}",
+             *(args or [])],
+            cwd=cwd or ROOT,
             stdout=self.output,
             stderr=subprocess.STDOUT,
             text=True,

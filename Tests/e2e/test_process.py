@@ -214,26 +214,41 @@ def test_process_that_never_reads_stops_the_socket_and_a_flood_is_bounded(gatewa
     run(scenario())
 
 
-def test_thousand_sessions_leave_no_processes_zombies_or_descriptors(gateway):
-    async def scenario():
-        # The first process starts the spawning library's own I/O machinery (an epoll instance and
-        # its wake-up descriptors), once: measure after it.
+def threads(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_ten_thousand_sessions_leave_no_processes_zombies_threads_or_descriptors(gateway):
+    async def cycle(i):
         async with connect(gateway.url("/cat")) as ws:
-            await ws.send("warm-up")
-            assert await ws.recv() == "warm-up"
+            await ws.send(str(i))
+            assert await ws.recv() == str(i)
+
+    async def scenario():
+        # The first process starts the reaper (its thread, epoll set and wake-up descriptor), once:
+        # measure after it.
+        await cycle(-1)
         await asyncio.sleep(0.5)
         baseline = gateway.open_descriptors()
-        for i in range(1000):
-            async with connect(gateway.url("/cat")) as ws:
-                await ws.send(str(i))
-                assert await ws.recv() == str(i)
+        baseline_threads = threads(gateway.process.pid)
+        sessions = iter(range(10_000))
+
+        async def worker():
+            for i in sessions:
+                await cycle(i)
+
+        await asyncio.gather(*(worker() for _ in range(8)))
         deadline = time.monotonic() + 10
         while (children(gateway.process.pid) or gateway.open_descriptors() > baseline) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         assert children(gateway.process.pid) == []
         assert gateway.open_descriptors() == baseline
+        assert threads(gateway.process.pid) <= baseline_threads
 
-    run(scenario(), timeout=180)
+    run(scenario(), timeout=300)
 
 
 def test_process_example(gateway_factory):

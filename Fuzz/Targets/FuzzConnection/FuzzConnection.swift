@@ -131,7 +131,7 @@ func checkServerOutput(_ output: ByteBuffer) -> (pinged: Bool, closed: Bool) {
     let deflate = head.contains("Sec-WebSocket-Extensions: permessage-deflate")
     var frames = ByteBuffer(bytes: bytes[headEnd...])
     var client = ConnectionStateMachine(
-        role: .client, maxFrameSize: Int.max, maxMessageSize: 1 << 30,
+        role: .client, maxFrameSize: Int.max, maxMessageSize: Int.max,
         allowedReservedBits: deflate ? ReservedBits(rawValue: 0b100) : [])
     while let action = client.next(from: &frames) {
         switch action {

@@ -3,15 +3,8 @@ import GatewayConfig
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import Subprocess
 import Synchronization
 import WebSocketEngine
-
-#if canImport(System)
-    import System
-#else
-    import SystemPackage
-#endif
 
 /// `type: process`: one process per connection, on websocketd's contract.
 ///
@@ -37,7 +30,9 @@ final class ProcessEndpoint: Sendable {
     /// Process groups running now (each child leads its own), for ``killAll()``.
     private let live = NIOLockedValueBox<Set<pid_t>>([])
     /// The program once found: looking it up on PATH for every session cost a sixth of a short session.
-    private let found = NIOLockedValueBox<(path: FilePath, folder: FilePath)?>(nil)
+    private let found = NIOLockedValueBox<(path: String, folder: String)?>(nil)
+    /// `pass_env` and `env`, read when the endpoint was made.
+    private let added: [String: String]
 
     init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
         self.settings = settings
@@ -45,6 +40,7 @@ final class ProcessEndpoint: Sendable {
         self.metrics = ProcessMetrics(endpoint: path)
         self.maxMessageSize = maxMessageSize
         self.logger = logger
+        self.added = ProcessIO.added(by: settings)
     }
 
     /// Before the 101: a slot under `max_processes`, and a program that can start.
@@ -72,68 +68,38 @@ final class ProcessEndpoint: Sendable {
         connectionLogger[metadataKey: "endpoint"] = "\(path)"
         connectionLogger[metadataKey: "connection"] = "\(id)"
         let logger = connectionLogger
-        guard let (executable, folder) = executable() else {
+        guard let executable = executable() else {
             await session.close(CloseReason(.internalError, "the command cannot be started"))
             return
         }
-        let settings = self.settings
-        let maxMessageSize = self.maxMessageSize
         let metrics = self.metrics
         let live = self.live
-        let status: TerminationStatus
+        let pump = ProcessPump(
+            mode: settings.mode, maxMessageSize: maxMessageSize, grace: settings.closeGrace, logger: logger)
+        let spec = ProcessIO.spec(executable, settings, variables: environment(for: session.request))
+        let status: ProcessExit
+        let pid = NIOLockedValueBox<pid_t?>(nil)
         do {
-            let result = try await run(
-                .path(executable),
-                arguments: Arguments(Array(settings.command.dropFirst())),
-                environment: ProcessIO.environment(environment(for: session.request)),
-                workingDirectory: folder,
-                platformOptions: ProcessIO.platformOptions(grace: settings.closeGrace),
-                input: .inputWriter,
-                output: .sequence,
-                error: .sequence
-            ) { execution in
-                metrics.started()
-                let pid = execution.processIdentifier.value
-                live.withLockedValue { _ = $0.insert(pid) }
-                defer {
-                    metrics.running.decrement()
-                    live.withLockedValue { _ = $0.remove(pid) }
-                }
-                return try await withThrowingTaskGroup(of: Void.self) { group in
-                    // Client → stdin; when the client is gone: EOF, then SIGTERM, then SIGKILL.
-                    group.addTask {
-                        let writer = execution.standardInputWriter
-                        for await frame in session.incoming {
-                            var bytes = frame.readBytes()
-                            if settings.mode == .text, case .text = frame { bytes.append(0x0A) }
-                            // A failed write means the process closed its stdin: stop feeding it; how it
-                            // exits decides the close.
-                            do { _ = try await writer.write(bytes) } catch { break }
-                        }
-                        try? await writer.finish()
-                        try await Task.sleep(for: settings.closeGrace)
-                        try? execution.send(signal: .terminate, toProcessGroup: true)
-                        try await Task.sleep(for: settings.closeGrace)
-                        try? execution.send(signal: .kill, toProcessGroup: true)
+            status = try await pump.run(
+                spec, on: session.eventLoop,
+                started: { started in
+                    metrics.started()
+                    pid.withLockedValue { $0 = started }
+                    live.withLockedValue { _ = $0.insert(started) }
+                },
+                // Client → stdin; when the client is gone: EOF, then SIGTERM, then SIGKILL.
+                feed: { stdin in
+                    for await frame in session.incoming {
+                        // A failed write means the process closed its stdin: stop feeding it; how it exits
+                        // decides the close.
+                        guard await stdin.write(frame) else { break }
                     }
-                    // stdout → client.
-                    group.addTask {
-                        try await ProcessIO.forwardOutput(
-                            execution.standardOutput,
-                            mode: settings.mode,
-                            maxMessageSize: maxMessageSize
-                        ) { frame in try? await session.send(frame) }
-                    }
-                    // stderr → log.
-                    group.addTask { try await ProcessIO.logLines(execution.standardError, logger: logger) }
-                    // Output and errors end when the process closes them (normally: exits); then stop
-                    // waiting for the client.
-                    _ = try await group.next()
-                    _ = try await group.next()
-                    group.cancelAll()
-                }
-            }
-            status = result.terminationStatus
+                },
+                // stdout → client.
+                emit: { frame in try? await session.send(frame) }
+            )
+            metrics.running.decrement()
+            if let started = pid.withLockedValue({ $0 }) { live.withLockedValue { _ = $0.remove(started) } }
             metrics.ended(status)
         } catch {
             metrics.failed.increment()
@@ -153,7 +119,7 @@ final class ProcessEndpoint: Sendable {
 
     /// The program and its folder, looked up once it exists (a missing one is looked up again each time,
     /// so installing it later works without a reload).
-    private func executable() -> (path: FilePath, folder: FilePath)? {
+    private func executable() -> (path: String, folder: String)? {
         if let cached = found.withLockedValue({ $0 }) { return cached }
         let resolved = ProcessIO.executable(for: settings)
         if let resolved { found.withLockedValue { $0 = resolved } }
@@ -189,48 +155,72 @@ final class ProcessEndpoint: Sendable {
             guard let key = CGIHeaderName.variable(forHeader: name) else { continue }
             variables[key] = variables[key].map { "\($0), \(value)" } ?? value
         }
-        return ProcessIO.variables(variables, settings)
+        return variables.merging(added) { _, added in added }
     }
 }
 
 /// Splits a byte stream into lines ("\n", with a "\r" before it dropped); a line longer than
-/// `maxLength` is cut into pieces of that length.
+/// `maxLength` is cut into pieces of that length. Lines are slices of the chunks they came in when they
+/// fit in one, so most lines cost no copy.
 struct LineSplitter {
     let maxLength: Int
-    private var pending: [UInt8] = []
+    /// The start of a line whose end has not come yet (always shorter than `maxLength`).
+    private var pending = ByteBuffer()
 
     init(maxLength: Int) {
         self.maxLength = max(1, maxLength)
     }
 
-    mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
-        var lines: [[UInt8]] = []
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let newline = rest.firstIndex(of: 0x0A)
-            let end = newline ?? rest.endIndex
+    mutating func append(_ chunk: ByteBuffer) -> [ByteBuffer] {
+        var chunk = chunk
+        var lines: [ByteBuffer] = []
+        while chunk.readableBytes > 0 {
+            let view = chunk.readableBytesView
+            let newline = view.firstIndex(of: 0x0A)
+            let length = (newline ?? view.endIndex) - view.startIndex
             // Take at most what fits in the current line.
-            let room = maxLength - pending.count
-            if end - rest.startIndex > room {
-                pending.append(contentsOf: rest.prefix(room))
-                lines.append(pending)
-                pending.removeAll(keepingCapacity: true)
-                rest = rest.dropFirst(room)
+            let room = maxLength - pending.readableBytes
+            if length > room {
+                guard var piece = chunk.readSlice(length: room) else { break }
+                lines.append(takeLine(with: &piece))
                 continue
             }
-            pending.append(contentsOf: rest[..<end])
-            guard let newline else { break }
-            if pending.last == 0x0D { pending.removeLast() }
-            lines.append(pending)
-            pending.removeAll(keepingCapacity: true)
-            rest = rest[(newline + 1)...]
+            guard newline != nil else {
+                pending.writeBuffer(&chunk)
+                break
+            }
+            guard var piece = chunk.readSlice(length: length) else { break }
+            chunk.moveReaderIndex(forwardBy: 1)
+            var line = takeLine(with: &piece)
+            if line.readableBytesView.last == 0x0D { line.moveWriterIndex(to: line.writerIndex - 1) }
+            lines.append(line)
         }
         return lines
     }
 
     /// The last line when the stream ended without "\n".
+    mutating func finishBuffer() -> ByteBuffer? {
+        guard pending.readableBytes > 0 else { return nil }
+        defer { pending = ByteBuffer() }
+        return pending
+    }
+
+    /// `pending` followed by `piece`, as one line; `pending` is empty afterwards.
+    private mutating func takeLine(with piece: inout ByteBuffer) -> ByteBuffer {
+        guard pending.readableBytes > 0 else { return piece }
+        var line = pending
+        line.writeBuffer(&piece)
+        pending = ByteBuffer()
+        return line
+    }
+
+    /// Byte arrays in and out (tests).
+    mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
+        append(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) }
+    }
+
+    /// The last line when the stream ended without "\n" (tests).
     mutating func finish() -> [UInt8]? {
-        defer { pending.removeAll() }
-        return pending.isEmpty ? nil : pending
+        finishBuffer().map { Array($0.readableBytesView) }
     }
 }

@@ -1,88 +1,51 @@
 import CoreMetrics
 import Foundation
 import GatewayConfig
-import Logging
 import NIOCore
-import Subprocess
 import WebSocketEngine
 
-#if canImport(System)
-    import System
-#else
-    import SystemPackage
-#endif
-
-/// What per-connection and shared processes have in common: how they are started and how their
-/// pipes become messages and log lines.
+/// What per-connection and shared processes have in common: what they start (the run itself is
+/// ``ProcessPump``'s).
 enum ProcessIO {
     /// The program's absolute path and the folder it runs in; nil when it is not an executable file.
-    static func executable(for settings: ProcessSettings) -> (path: FilePath, folder: FilePath)? {
+    static func executable(for settings: ProcessSettings) -> (path: String, folder: String)? {
         let folder = settings.workingDirectory ?? "."
         guard let program = settings.command.first,
             let path = ConfigLoader.resolveExecutable(program, workingDirectory: folder)
         else { return nil }
-        return (FilePath(path), FilePath(folder))
+        return (path, folder)
     }
 
-    /// A child in its own process group (signals reach its children too), stopped on cancellation
-    /// with SIGTERM and, `grace` later, SIGKILL.
-    static func platformOptions(grace: Duration) -> PlatformOptions {
-        var options = PlatformOptions()
-        options.processGroupID = 0
-        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: grace)]
-        return options
-    }
-
-    /// Exactly these variables. Raw entries go to execve as C strings, so each ends with a NUL.
-    static func environment(_ variables: [String: String]) -> Environment {
-        .custom(variables.map { Array("\($0.key)=\($0.value)".utf8) + [0] })
+    /// What to start for `settings`, with exactly `variables` as its environment.
+    static func spec(
+        _ executable: (path: String, folder: String), _ settings: ProcessSettings, variables: [String: String]
+    ) -> ProcessSpec {
+        ProcessSpec(
+            executable: executable.path,
+            arguments: settings.command,
+            environment: variables,
+            directory: executable.folder)
     }
 
     /// `base` plus the endpoint's `pass_env` (from wsgate's own environment) and `env`.
     static func variables(_ base: [String: String], _ settings: ProcessSettings) -> [String: String] {
-        var variables = base
+        base.merging(added(by: settings)) { _, added in added }
+    }
+
+    /// The endpoint's `pass_env` (from wsgate's own environment, read now) and `env`: what every process
+    /// of the endpoint gets beyond its CGI variables. Read once per endpoint, not per session (reading
+    /// wsgate's environment cost a twentieth of a short session).
+    static func added(by settings: ProcessSettings) -> [String: String] {
+        var variables: [String: String] = [:]
         let own = ProcessInfo.processInfo.environment
         for name in settings.passEnvironment { if let value = own[name] { variables[name] = value } }
         for (name, value) in settings.environment { variables[name] = value }
         return variables
     }
 
-    /// Turns stdout into messages: binary chunks as they come, or text lines (binary when a line is
-    /// not valid UTF-8, in pieces of `maxMessageSize` when longer), a last line without "\n" included.
-    static func forwardOutput(
-        _ stream: SubprocessOutputSequence,
-        mode: ProcessSettings.Mode,
-        maxMessageSize: Int,
-        emit: (Frame) async -> Void
-    ) async throws {
-        // `unlimited` still bounds a line: at the largest message the engine holds, a line without "\n"
-        // goes out in pieces instead of growing without end.
-        var lines = LineSplitter(maxLength: EngineLimits.effectiveMessageLimit(maxMessageSize))
-        for try await chunk in stream {
-            let bytes = chunk.withUnsafeBytes { Array($0) }
-            if mode == .binary {
-                await emit(.binary(ByteBuffer(bytes: bytes)))
-                continue
-            }
-            for line in lines.append(bytes) { await emit(message(line)) }
-        }
-        if let last = lines.finish() { await emit(message(last)) }
-    }
-
-    /// Logs each stderr line.
-    static func logLines(_ stream: SubprocessOutputSequence, logger: Logger) async throws {
-        var lines = LineSplitter(maxLength: 64 * 1024)
-        for try await chunk in stream {
-            for line in lines.append(chunk.withUnsafeBytes { Array($0) }) {
-                logger.notice("stderr: \(String(decoding: line, as: UTF8.self))")
-            }
-        }
-        if let last = lines.finish() { logger.notice("stderr: \(String(decoding: last, as: UTF8.self))") }
-    }
-
     /// A stdout line as a message: text when it is UTF-8, else binary.
     static func message(_ line: [UInt8]) -> Frame {
-        UTF8Validator.isValid(line) ? .text(ByteBuffer(bytes: line)) : .binary(ByteBuffer(bytes: line))
+        ProcessPump.message(ByteBuffer(bytes: line))
     }
 }
 
@@ -111,7 +74,7 @@ struct ProcessMetrics: Sendable {
     }
 
     /// Counts a process that ended with a non-zero status or a signal as failed.
-    func ended(_ status: TerminationStatus) {
+    func ended(_ status: ProcessExit) {
         if status != .exited(0) { failed.increment() }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import GatewayConfig
 import Logging
 import NIOConcurrencyHelpers
-import Subprocess
+import NIOCore
+import NIOPosix
 import WebSocketEngine
 
 /// `instance: shared`: one long-lived process for an endpoint. Client messages go to its stdin in
@@ -18,6 +19,8 @@ final class SharedProcess: Sendable {
     private let logger: Logger
     private let maxMessageSize: Int
     private let supervisor = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// The loop its pipes are read and written on.
+    private let loop = MultiThreadedEventLoopGroup.singleton.next()
     private let metrics: ProcessMetrics
 
     init(settings: ProcessSettings, path: String, maxMessageSize: Int, logger: Logger) {
@@ -70,55 +73,37 @@ final class SharedProcess: Sendable {
             return "not started"
         }
         let variables = ProcessIO.variables(["SERVER_SOFTWARE": "wsgate", "SCRIPT_NAME": path], settings)
+        let spec = ProcessIO.spec((executable, folder), settings, variables: variables)
+        let pump = ProcessPump(
+            mode: settings.mode, maxMessageSize: maxMessageSize, grace: settings.closeGrace, logger: logger)
         let hub = self.hub
         let input = self.input
         let path = self.path
         let logger = self.logger
-        let mode = settings.mode
-        let maxMessageSize = self.maxMessageSize
         let metrics = self.metrics
         do {
-            let result = try await run(
-                .path(executable),
-                arguments: Arguments(Array(settings.command.dropFirst())),
-                environment: ProcessIO.environment(variables),
-                workingDirectory: folder,
-                platformOptions: ProcessIO.platformOptions(grace: settings.closeGrace),
-                input: .inputWriter,
-                output: .sequence,
-                error: .sequence
-            ) { execution in
-                logger.info("shared process started", metadata: ["pid": "\(execution.processIdentifier)"])
-                metrics.started()
-                defer { metrics.running.decrement() }
-                return try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        // Messages are taken only while this loop reads them: before it starts and once it
-                        // ends (exit, stdin closed, shutdown), senders return at once instead of waiting.
-                        await input.open()
-                        let writer = execution.standardInputWriter
-                        while let bytes = await input.next() {
-                            do { _ = try await writer.write(bytes) } catch { break }
-                        }
-                        await input.close()
+            let status = try await pump.run(
+                spec, on: loop,
+                started: { pid in
+                    logger.info("shared process started", metadata: ["pid": "\(pid)"])
+                    metrics.started()
+                },
+                feed: { stdin in
+                    // Messages are taken only while this loop reads them: before it starts and once it ends
+                    // (exit, stdin closed, shutdown), senders return at once instead of waiting.
+                    await input.open()
+                    while let bytes = await input.next() {
+                        guard await stdin.write(bytes) else { break }
                     }
-                    group.addTask {
-                        try await ProcessIO.forwardOutput(
-                            execution.standardOutput,
-                            mode: mode,
-                            maxMessageSize: maxMessageSize
-                        ) { frame in
-                            if let message = PreparedMessage(frame) { hub.broadcast(message, room: path, from: nil) }
-                        }
-                    }
-                    group.addTask { try await ProcessIO.logLines(execution.standardError, logger: logger) }
-                    _ = try await group.next()
-                    _ = try await group.next()
-                    group.cancelAll()
+                    await input.close()
+                },
+                emit: { frame in
+                    if let message = PreparedMessage(frame) { hub.broadcast(message, room: path, from: nil) }
                 }
-            }
-            metrics.ended(result.terminationStatus)
-            return "\(result.terminationStatus)"
+            )
+            metrics.running.decrement()
+            metrics.ended(status)
+            return "\(status)"
         } catch {
             metrics.failed.increment()
             return "failed: \(error)"

@@ -11,8 +11,24 @@ extension WebSocketConnectionHandler {
             answerPlain(head, plain, context: context)
             return
         }
-        guard let (route, parameters) = router.route(for: head.path) else {
-            refuse(.notFound, .error(404, "Not Found", "No endpoint at \(head.path)."), context: context)
+        let match = router.route(for: head.path)
+        let upgrading = Handshake.asksForUpgrade(head)
+        // A tree of files may share its path with a WebSocket endpoint: upgrades go to the endpoint.
+        if let tree = router.treeRoute(for: head.path), match == nil || !upgrading {
+            answerPlain(head, tree, context: context)
+            return
+        }
+        guard let (route, parameters) = match else {
+            if upgrading {
+                refuse(.notFound, .error(404, "Not Found", "No endpoint at \(head.path)."), context: context)
+            } else {
+                core.metrics.refused(.notFound)
+                respondPlain(
+                    head,
+                    PlainHTTPResponse(
+                        status: 404, contentType: "text/plain; charset=utf-8", text: "No endpoint at \(head.path).\n"),
+                    context: context)
+            }
             return
         }
         let policy = HandshakePolicy(allowedOrigins: route.allowedOrigins, subprotocols: route.subprotocols)
@@ -237,45 +253,5 @@ extension WebSocketConnectionHandler {
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
-    }
-
-    /// Answers a plain HTTP route (`GET` or `HEAD`), then closes.
-    func answerPlain(_ head: HTTPRequestHead, _ handler: PlainHTTPHandler, context: ChannelHandlerContext) {
-        phase = .closed
-        pending = nil
-        let response: HTTPResponse
-        if head.method == "GET" || head.method == "HEAD" {
-            let request = PlainHTTPRequest(
-                method: head.method,
-                path: head.path,
-                query: head.query,
-                headers: head.headers.map { (name: $0.name, value: $0.value) }
-            )
-            let answer = handler(request)
-            var headers = [
-                HTTPHeaderField("Content-Type", answer.contentType),
-                HTTPHeaderField("Content-Length", "\(answer.body.count)"),
-                HTTPHeaderField("Connection", "close"),
-            ]
-            for (name, value) in answer.headers.sorted(by: { $0.key < $1.key }) {
-                headers.append(HTTPHeaderField(name, value))
-            }
-            response = HTTPResponse(
-                status: answer.status, reason: HTTPResponse.reasonPhrase(for: answer.status), headers: headers)
-            var buffer = context.channel.allocator.buffer(capacity: 256 + answer.body.count)
-            response.write(into: &buffer)
-            if head.method == "GET" { buffer.writeBytes(answer.body) }
-            context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-            return
-        }
-        refuse(
-            .methodNotAllowed,
-            .error(
-                405, "Method Not Allowed", "\(head.path) answers GET and HEAD only.",
-                headers: [HTTPHeaderField("Allow", "GET, HEAD")]),
-            context: context
-        )
     }
 }

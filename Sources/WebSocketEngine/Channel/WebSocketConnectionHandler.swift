@@ -11,7 +11,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     enum Phase {
+        /// Reading a request head: the first, or the next one on a kept-alive connection.
         case handshake(HTTPHeadParser)
+        /// Writing a plain HTTP response: later bytes wait in `pending` (pipelined requests are answered
+        /// in order) and reading stops until the response is out.
+        case responding
         case open
         case closed
     }
@@ -37,6 +41,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var keepAliveTimer: Scheduled<Void>?
     var closeTimer: Scheduled<Void>?
     var handshakeTimer: Scheduled<Void>?
+    /// HTTP keep-alive between plain requests.
+    var httpKeepAlive: HTTPKeepAlive
+    /// `process` is running: a response finished meanwhile lets its loop read the next request
+    /// instead of calling it again (no recursion over pipelined requests).
+    var processing = false
     var source: WebSocketSession.Incoming.Producer.Source?
     var consumerWantsMore = true
     var readPending = false
@@ -71,6 +80,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         self.core = core
         self.logger = core.logger
         self.phase = .handshake(HTTPHeadParser(maxSize: core.configuration.maxRequestHeadSize))
+        self.httpKeepAlive = HTTPKeepAlive(maxRequests: core.configuration.maxRequestsPerConnection)
     }
 
     // MARK: Channel events
@@ -166,44 +176,64 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             readPending = true
             return
         }
+        // While a plain response is written, the next request waits in the socket.
+        if case .responding = phase {
+            readPending = true
+            return
+        }
         context.read()
     }
 
     // MARK: Input
 
     func process(context: ChannelHandlerContext) {
-        switch phase {
-        case .handshake(var parser):
-            guard var buffer = pending.take() else { return }
-            let head: HTTPRequestHead?
-            do {
-                head = try parser.parse(&buffer)
-            } catch {
-                switch error {
-                case .tooLarge(let limit):
-                    refuse(
-                        .headTooLarge,
-                        .error(431, "Request Header Fields Too Large", "The request head exceeds \(limit) bytes."),
-                        context: context
-                    )
-                case .malformed(let problem):
-                    refuse(
-                        .malformedRequest,
-                        .error(400, "Bad Request", "Malformed request: \(problem)."),
-                        context: context
-                    )
+        let outer = processing
+        processing = true
+        defer { processing = outer }
+        // A loop, not recursion: a kept-alive connection may hold several pipelined requests.
+        while true {
+            switch phase {
+            case .handshake(var parser):
+                guard var buffer = pending.take() else { return }
+                let head: HTTPRequestHead?
+                do {
+                    head = try parser.parse(&buffer)
+                } catch {
+                    switch error {
+                    case .tooLarge(let limit):
+                        refuse(
+                            .headTooLarge,
+                            .error(431, "Request Header Fields Too Large", "The request head exceeds \(limit) bytes."),
+                            context: context
+                        )
+                    case .malformed(let problem):
+                        refuse(
+                            .malformedRequest,
+                            .error(400, "Bad Request", "Malformed request: \(problem)."),
+                            context: context
+                        )
+                    }
+                    return
+                }
+                phase = .handshake(parser)
+                pending = buffer.readableBytes > 0 ? buffer : nil
+                guard let head else { return }
+                upgrade(head, context: context)
+                switch phase {
+                case .handshake: continue
+                case .open: drainFrames(context: context)
+                case .responding, .closed: break
                 }
                 return
+            case .open:
+                drainFrames(context: context)
+                return
+            case .responding:
+                return
+            case .closed:
+                pending = nil
+                return
             }
-            phase = .handshake(parser)
-            pending = buffer.readableBytes > 0 ? buffer : nil
-            guard let head else { return }
-            upgrade(head, context: context)
-            if case .open = phase { drainFrames(context: context) }
-        case .open:
-            drainFrames(context: context)
-        case .closed:
-            pending = nil
         }
     }
 

@@ -186,7 +186,9 @@ package struct HTTPResponse: Sendable, Equatable {
         for header in headers {
             buffer.writeString("\(header.name): \(header.value)\r\n")
         }
-        if status != 101 && !headers.contains(where: { $0.name.caseInsensitiveEquals("Content-Length") }) {
+        if status != 101 && status != 304
+            && !headers.contains(where: { $0.name.caseInsensitiveEquals("Content-Length") })
+        {
             buffer.writeString("Content-Length: \(body.utf8.count)\r\n")
         }
         buffer.writeString("\r\n")

@@ -59,6 +59,12 @@ package enum Handshake {
     }
 
     /// Checks a request against RFC 6455 §4.2.1 and the endpoint's policy.
+    /// Whether a request asks to switch protocols at all (it has an `Upgrade` header): such a request
+    /// goes to the WebSocket endpoint of its path even where a tree of files shares the path.
+    package static func asksForUpgrade(_ head: HTTPRequestHead) -> Bool {
+        !head.values("Upgrade").isEmpty
+    }
+
     package static func evaluate(_ head: HTTPRequestHead, policy: HandshakePolicy) -> Outcome {
         guard head.method == "GET" else {
             return .refuse(

@@ -40,6 +40,7 @@ public struct WebSocketRouter: Sendable {
     private var literalRoutes: [String: Route] = [:]
     private var templateRoutes: [Route] = []
     private var plainRoutes: [String: PlainHTTPHandler] = [:]
+    private var treeRoutes: [String: PlainHTTPHandler] = [:]
 
     /// An empty router.
     public init() {}
@@ -95,12 +96,49 @@ public struct WebSocketRouter: Sendable {
         plainRoutes[path] = handler
     }
 
+    /// Adds a plain HTTP route answering `GET` and `HEAD` at `prefix` and every path below it: `/static`
+    /// answers `/static` and `/static/…` (not `/statics`), `/` answers every path (a directory of files).
+    /// A WebSocket route may have a path under it, the same path included: upgrade requests (those with an
+    /// `Upgrade` header) go to the WebSocket route, the others here. Literal plain routes (``get(_:handler:)``)
+    /// win; of two trees, the longer prefix.
+    public mutating func get(under prefix: String, handler: @escaping PlainHTTPHandler) throws(RouteError) {
+        guard prefix.hasPrefix("/"), !prefix.contains("?"), !prefix.contains("{") else {
+            throw RouteError(description: "HTTP path '\(prefix)' must start with '/' and have no query or template")
+        }
+        let key = Self.treeKey(prefix)
+        if treeRoutes[key] != nil {
+            throw RouteError(description: "path '\(prefix)' serves two trees; give each its own path")
+        }
+        treeRoutes[key] = handler
+    }
+
     /// The paths of the plain HTTP routes, sorted.
     public var plainPaths: [String] { plainRoutes.keys.sorted() }
+
+    /// The prefixes of the plain HTTP trees (``get(under:handler:)``), sorted.
+    public var treePaths: [String] { treeRoutes.keys.sorted() }
 
     /// The plain HTTP handler for a request path.
     func plainRoute(for path: String) -> PlainHTTPHandler? {
         plainRoutes[path]
+    }
+
+    /// The tree whose prefix is the longest that holds `path`.
+    package func treeRoute(for path: String) -> PlainHTTPHandler? {
+        guard !treeRoutes.isEmpty else { return nil }
+        var candidate = Self.treeKey(path)
+        while true {
+            if let handler = treeRoutes[candidate] { return handler }
+            guard candidate != "/", let slash = candidate.lastIndex(of: "/") else { return nil }
+            candidate = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+        }
+    }
+
+    /// A prefix without its trailing slashes (`/` stays `/`).
+    private static func treeKey(_ path: String) -> String {
+        var key = Substring(path)
+        while key.count > 1 && key.hasSuffix("/") { key = key.dropLast() }
+        return String(key)
     }
 
     /// The route for a request path and its parameter values: a literal path wins, then templates in order.

@@ -34,6 +34,12 @@ public final class WebSocketServer: Sendable {
         /// Limits on new sessions per client address and per second (HTTP 429 or 503 with `Retry-After`).
         /// Default none; ``WebSocketServer/replaceConnectionLimits(_:)`` changes them while serving.
         public var connectionLimits: ConnectionLimits
+        /// How long a kept-alive connection waits for its next plain HTTP request (the whole request head)
+        /// after a response; then it closes. Never longer than ``handshakeTimeout``. Default 5 s.
+        public var keepAliveTimeout: Duration
+        /// Most plain HTTP requests answered on one connection; the last response says
+        /// `Connection: close`. Default 1000 (as nginx).
+        public var maxRequestsPerConnection: Int
 
         /// Creates a configuration; every argument has a default.
         public init(
@@ -43,7 +49,9 @@ public final class WebSocketServer: Sendable {
             maxRequestHeadSize: Int = 16 * 1024,
             maxConnections: Int = 10_000,
             handlersRunOnEventLoop: Bool = true,
-            connectionLimits: ConnectionLimits = ConnectionLimits()
+            connectionLimits: ConnectionLimits = ConnectionLimits(),
+            keepAliveTimeout: Duration = .seconds(5),
+            maxRequestsPerConnection: Int = 1000
         ) {
             self.host = host
             self.port = port
@@ -52,6 +60,8 @@ public final class WebSocketServer: Sendable {
             self.maxConnections = maxConnections
             self.handlersRunOnEventLoop = handlersRunOnEventLoop
             self.connectionLimits = connectionLimits
+            self.keepAliveTimeout = keepAliveTimeout
+            self.maxRequestsPerConnection = maxRequestsPerConnection
         }
     }
 
