@@ -451,3 +451,74 @@ async def killed_mid_stream(gateways, redis, mode):
             assert indexes == sorted(indexes)
         metrics_text = metrics(first)
         assert "wsgate_broker_unavailable_total" in metrics_text
+
+
+@scenario()
+async def test_clientKillPubsub_whileMessagesFlow_leavesNoGap(instances, redis):
+    first, second, third = instances
+    async with connect(first.url("/chat/ck?name=a")) as a, connect(second.url("/chat/ck?name=b")) as b, \
+            connect(third.url("/chat/ck?name=c")) as c:
+        await joined(a, b, c)
+        collectors = [Collector(ws, name) for ws, name in ((a, "a"), (b, "b"), (c, "c"))]
+        senders = [asyncio.create_task(stream(a, "a", 300, 0.003)), asyncio.create_task(stream(b, "b", 300, 0.003))]
+        for _ in range(3):
+            await asyncio.sleep(0.25)
+            killed = redis.command("CLIENT", "KILL", "TYPE", "pubsub")
+            assert int(killed) >= 1, killed  # the three subscribers, unless one is between connections
+        await asyncio.gather(*senders)
+        top = top_offset(redis, "ck")
+        assert top == 601  # the probe and every message: publishing never stopped
+        for collector in collectors:
+            await collector.until_offset(top)
+        await asyncio.sleep(0.3)
+        assert_one_complete_order(collectors, top)
+        assert all(collector.unpositioned() == [] for collector in collectors)
+        assert sum(health(gateway)["broker"]["reconnects"] for gateway in instances) >= 3
+
+
+def test_instanceStoppedPastTheOutputBufferLimit_catchesUpAfterSigcont(gateway_factory):
+    # A subscriber more than 64 KiB behind is dropped by Redis at once.
+    redis = Redis("--save", "", "--appendonly", "no", "--client-output-buffer-limit", "pubsub 64kb 32kb 1")
+    try:
+        gateways = [gateway_factory(CONFIG, env={"REDIS_URL": redis.url, "STREAM_SIZE": "5000"})
+                    for _ in range(3)]
+        asyncio.run(asyncio.wait_for(stopped_instance(gateways, redis), 120))
+    finally:
+        redis.stop()
+
+
+async def stopped_instance(gateways, redis):
+    first, second, third = gateways
+    async with connect(first.url("/chat/stop?name=a")) as a, connect(second.url("/chat/stop?name=b")) as b, \
+            connect(third.url("/chat/stop?name=c"), max_size=None) as c:
+        await joined(a, b, c)
+        collectors = [Collector(ws, name) for ws, name in ((a, "a"), (b, "b"), (c, "c"))]
+        third.process.send_signal(signal.SIGSTOP)
+        try:
+            # 1,500 messages of 4 KiB: 6 MiB, far past what the socket buffers and the limit hold.
+            padding = "x" * 4096
+            clients_before = redis.command("CLIENT", "LIST", "TYPE", "pubsub").count("\n") + 1
+            for index in range(1500):
+                await a.send(f"a{index} {padding}")
+                if index % 100 == 99:
+                    await asyncio.sleep(0.05)
+            await collectors[1].until_offset(1501)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and \
+                    redis.command("CLIENT", "LIST", "TYPE", "pubsub").count("\n") + 1 >= clients_before:
+                await asyncio.sleep(0.1)
+            assert redis.command("CLIENT", "LIST", "TYPE", "pubsub").count("\n") + 1 < clients_before, \
+                "Redis kept the stopped instance's subscriber"
+            assert collectors[2].messages == []
+        finally:
+            third.process.send_signal(signal.SIGCONT)
+        await a.send("after")
+        for collector in collectors:
+            await collector.until_offset(1502, seconds=60)
+        await asyncio.sleep(0.3)
+        for collector in collectors:
+            assert [offset for offset, _ in collector.positioned()] == list(range(2, 1503)), collector.name
+            assert collector.unpositioned() == []
+        assert collectors[2].positioned() == collectors[0].positioned()
+        report = health(third)["broker"]
+        assert report["reconnects"] >= 1 and report["lost"] == 0
