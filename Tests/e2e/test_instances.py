@@ -522,3 +522,17 @@ async def stopped_instance(gateways, redis):
         assert collectors[2].positioned() == collectors[0].positioned()
         report = health(third)["broker"]
         assert report["reconnects"] >= 1 and report["lost"] == 0
+
+
+def test_benchAlso_spreadsTheMembersOverInstances_andEachHearsEveryMessage(instances):
+    from conftest import wsgate_binary
+    first, second, _ = instances
+    result = subprocess.run(
+        [wsgate_binary(), "bench", first.url("/chat/bench?name=m"), "--also", second.url("/chat/bench?name=m"),
+         "--mode", "broadcast", "--connections", "40", "--messages", "100", "--duration", "20s", "--json"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["count"] == 40 * 100 and report["sent"] == 100 and report["failed"] == 0
+    # 20 members on each instance: the second delivered every message to its 20 through Redis.
+    assert health(second)["broker"]["delivered"] >= 100
