@@ -453,7 +453,6 @@ public final class RedisRoomBroker: Sendable {
         case .fillGap(let from, let through):
             guard await fill(room: room, from: from, through: through, epoch: message.epoch, sequence: &sequence)
             else { return false }
-            sequence.skip(through: through)
             if sequence.receive(offset: message.offset, epoch: message.epoch) == .deliver {
                 deliver(room: room, offset: message.offset, envelope: message.envelope)
             }
@@ -488,11 +487,7 @@ public final class RedisRoomBroker: Sendable {
         }
         let from = sequence.last + 1
         guard UInt64(top) >= from else { return true }
-        guard await fill(room: room, from: from, through: UInt64(top), epoch: epoch, sequence: &sequence) else {
-            return false
-        }
-        sequence.skip(through: UInt64(top))
-        return true
+        return await fill(room: room, from: from, through: UInt64(top), epoch: epoch, sequence: &sequence)
     }
 
     /// What a joining member gets first (see ``replay(_:since:history:maxAge:reply:)``): `sequence` is what
@@ -555,21 +550,23 @@ public final class RedisRoomBroker: Sendable {
         }
     }
 
-    /// Delivers the stream's entries `from...through` that the sequence has not delivered; false when
-    /// the stream could not be read (what was read is delivered, nothing is given up).
+    /// Delivers the stream's entries `from...through` that the sequence has not delivered, and gives up
+    /// (counts as lost) the offsets up to `through` that the stream no longer holds; false when the
+    /// stream could not be read (what was read is delivered, nothing is given up).
     private func fill(room: String, from: UInt64, through: UInt64, epoch: String, sequence: inout RoomSequence)
         async -> Bool
     {
         let keys = RoomKeys(prefix: settings.prefix, room: room)
         let lostBefore = sequence.lost
+        var complete = false
         defer {
             let lost = Int(sequence.lost - lostBefore)
             counters.withLock {
                 $0.lost += lost
-                $0.catchUps += 1
+                if complete { $0.catchUps += 1 }
             }
             metrics.lost.increment(by: lost)
-            metrics.catchUps.increment()
+            if complete { metrics.catchUps.increment() }
         }
         // In pages: the stream may hold more than stream_size (MAXLEN ~ trims whole nodes), and every
         // entry it still holds is delivered; what it no longer holds counts as lost.
@@ -587,9 +584,11 @@ public final class RedisRoomBroker: Sendable {
                     deliver(room: room, offset: offset, envelope: envelope)
                 }
             }
-            guard entries.count == count, let last = entries.last?.offset else { return true }
+            guard entries.count == count, let last = entries.last?.offset else { break }
             next = last + 1
         }
+        sequence.skip(through: through)
+        complete = true
         return true
     }
 

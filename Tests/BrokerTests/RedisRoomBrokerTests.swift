@@ -388,4 +388,28 @@ struct RedisRoomBrokerTests {
             await broker.close()
         }
     }
+    @Test func offsetsTheStreamNoLongerHolds_areCountedAsLost_andSkipped() async throws {
+        try await withRedisServer { server in
+            let seen = Deliveries()
+            let broker = try await startBroker(server, seen)
+            broker.join("r")
+            let base = try await broker.publish(text("m0", from: broker), to: "r").get()
+            #expect(try await eventually { seen.all.count == 1 })
+            // Two offsets taken whose entries are gone (as if trimmed), then a message that is heard.
+            let admin = try await RedisClient.connect(to: try server.configuration())
+            let keys = RoomKeys(prefix: "test", room: "r")
+            let epoch = try #require(try await admin.send("HGET", keys.meta, "e").string)
+            _ = try await admin.send("HINCRBY", keys.meta, "s", 3)
+            _ = try await admin.send("XADD", keys.stream, base + 3, "d", text("m3", from: broker).encoded())
+            var heard = ByteBuffer(string: "\(base + 3):\(epoch):")
+            var entry = text("m3", from: broker).encoded()
+            heard.writeBuffer(&entry)
+            _ = try await admin.send("PUBLISH", keys.channel, heard)
+            #expect(try await eventually { seen.all.count == 2 })
+            #expect(seen.texts("r") == ["m0", "m3"])
+            #expect(broker.statistics.lost == 2)
+            await admin.close()
+            await broker.close()
+        }
+    }
 }
