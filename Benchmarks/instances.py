@@ -9,6 +9,14 @@ shows deliveries per second, latency percentiles and the CPU time of wsgate and 
 
     Benchmarks/instances.py [--instances 2] [--members 100] [--messages 1000] [--size 64] [--window 16]
     Benchmarks/instances.py --binary .build/debug/wsgate --messages 200     # a quick look
+    Benchmarks/instances.py --client bench --members 1000 --messages 2000 --window 32
+    Benchmarks/instances.py --redis-benchmark                                # Redis's PUBLISH rate
+
+With `--client bench` the members are `wsgate bench --mode broadcast` connections (Swift, NIO): one
+process, the publisher on the first instance, the others spread round robin over the instances with
+`--also`; each delivery is timed from the send time in the message (one clock: one process). Its
+setups are one instance without a broker against the instances through Redis. `--redis-benchmark`
+adds `redis-benchmark -t publish` against a fresh redis-server: the PUBLISH ceiling on this machine.
 
 Needs redis-server (scripts/setup-test-tools installs it) and a release build of wsgate (built when
 missing, unless --binary names one). The client is Python: with many members it, not wsgate, is the
@@ -18,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,12 +57,18 @@ def start_redis(directory):
     return process, port
 
 
+def raise_limits():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(65536, hard), hard))
+
+
 def start_wsgate(binary, config):
     port = free_port()
     process = subprocess.Popen(
-        [str(binary), "serve", config, "--listen", f"127.0.0.1:{port}"],
+        [str(binary), "serve", config, "--listen", f"127.0.0.1:{port}", "--log-level", "error"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=raise_limits,
     )
     wait_for_port(port)
     return process, port
@@ -105,6 +120,59 @@ async def load(ports, args):
     }
 
 
+def bench(binary, ports, args):
+    """`wsgate bench --mode broadcast` with its members spread over the instances (`--also`)."""
+    urls = [f"ws://127.0.0.1:{port}/room" for port in ports]
+    also = [option for url in urls[1:] for option in ("--also", url)]
+    result = subprocess.run(
+        [str(binary), "bench", urls[0], *also, "--mode", "broadcast", "--connections", str(args.members),
+         "--messages", str(args.messages), "--size", str(args.size), "--in-flight", str(args.window),
+         "--duration", "120s", "--timeout", "30s", "--json"],
+        capture_output=True, text=True, timeout=300, preexec_fn=raise_limits,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"wsgate bench failed: {result.stderr.strip()} {result.stdout.strip()}")
+    report = json.loads(result.stdout)
+    return {
+        "deliveries": report["count"],
+        "seconds": report["seconds"],
+        "deliveries_per_s": report["per_second"],
+        "p50_ms": report["latency"]["p50_ms"],
+        "p99_ms": report["latency"]["p99_ms"],
+        "max_ms": report["latency"]["max_ms"],
+    }
+
+
+def redis_benchmark(args):
+    """`redis-benchmark … PUBLISH` against a fresh redis-server with two subscribers (as two instances):
+    PUBLISH requests per second. (redis-benchmark 7.0 has no `-t publish` test; the command is named.)"""
+    binary = shutil.which("redis-benchmark")
+    if not binary:
+        raise SystemExit("redis-benchmark is not installed (Debian's redis-tools)")
+    directory = tempfile.mkdtemp(prefix="wsgate-bench-redis-")
+    redis, port = start_redis(directory)
+    cli = shutil.which("redis-cli") or "redis-cli"
+    subscribers = [subprocess.Popen([cli, "-p", str(port), "SUBSCRIBE", "bench:room"], stdout=subprocess.DEVNULL)
+                   for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        payload = "x" * args.size
+        rows = {}
+        for label, extra in (("50 clients, 1 at a time", []), ("50 clients, 16 pipelined", ["-P", "16"])):
+            command = [binary, "-p", str(port), "-n", "200000", "-q", *extra, "PUBLISH", "bench:room", payload]
+            output = subprocess.run(command, capture_output=True, text=True, timeout=300).stdout
+            rows[label] = output.replace("\r", "\n").strip().splitlines()[-1].split(": ", 1)[-1].strip()
+            print(f"{label}: {rows[label]}")
+        return rows
+    finally:
+        for subscriber in subscribers:
+            subscriber.terminate()
+            subscriber.wait(timeout=20)
+        redis.terminate()
+        redis.wait(timeout=20)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run(binary, args, instances, broker):
     directory = tempfile.mkdtemp(prefix="wsgate-bench-instances-")
     processes = []
@@ -127,7 +195,10 @@ def run(binary, args, instances, broker):
         pids = [process.pid for process in processes[1 if broker else 0:]]
         before = [cpu_seconds(pid) for pid in pids]
         redis_before = cpu_seconds(redis_pid) if redis_pid else 0
-        figures = asyncio.run(asyncio.wait_for(load(ports, args), 600))
+        if args.client == "bench":
+            figures = bench(binary, ports, args)
+        else:
+            figures = asyncio.run(asyncio.wait_for(load(ports, args), 600))
         figures["wsgate_cpu_s"] = sum(cpu_seconds(pid) for pid in pids) - sum(before)
         figures["redis_cpu_s"] = (cpu_seconds(redis_pid) - redis_before) if redis_pid else 0
         return figures
@@ -147,15 +218,25 @@ def main():
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--binary", help="a wsgate binary (default: the release build, built when missing)")
+    parser.add_argument("--client", choices=["python", "bench"], default="python",
+                        help="the members: Python websockets (default) or wsgate bench --mode broadcast")
+    parser.add_argument("--redis-benchmark", action="store_true",
+                        help="only run redis-benchmark -t publish (the PUBLISH ceiling)")
     parser.add_argument("--json", help="also write the raw runs to this file")
     args = parser.parse_args()
+    raise_limits()
+    if args.redis_benchmark:
+        redis_benchmark(args)
+        return
     binary = args.binary or release_wsgate()
     setups = [("1 instance, no broker", 1, False), ("1 instance, broker", 1, True),
               (f"{args.instances} instances, broker", args.instances, True)]
+    if args.client == "bench":
+        setups = [setups[0], setups[2]]
     results = {name: [run(binary, args, instances, broker) for _ in range(args.runs)]
                for name, instances, broker in setups}
-    print(f"{args.members} members, {args.messages} messages of {args.size} B, window {args.window}, "
-          f"median of {args.runs}")
+    print(f"{args.members} members ({args.client}), {args.messages} messages of {args.size} B, "
+          f"window {args.window}, median of {args.runs}")
     print("| setup | deliveries/s | p50 ms | p99 ms | wsgate CPU s | Redis CPU s |")
     print("|---|---|---|---|---|---|")
     for name, runs in results.items():

@@ -97,6 +97,8 @@ public final class RedisRoomBroker: Sendable {
         /// A member joined and waits for what it missed or the history (``replay(_:since:history:maxAge:reply:)``).
         case replay(
             room: String, since: RoomPosition?, history: Int, maxAge: Duration?, reply: @Sendable (Replay) -> Void)
+        /// Time to try again the rooms whose stream could not be read (the command connection was away).
+        case retryCatchUps
     }
 
     /// This instance's id in published messages (random per broker).
@@ -373,6 +375,17 @@ public final class RedisRoomBroker: Sendable {
     /// Delivers messages in offset order per room, one at a time.
     private func consume(_ inputs: AsyncStream<Input>) async {
         var sequences: [String: RoomSequence] = [:]
+        // Rooms with a gap that could not be read from the stream yet (the command connection was
+        // away): nothing later is delivered until it is, and they are tried again with backoff.
+        var waiting: Set<String> = []
+        var retry = ReconnectBackoff(initial: .milliseconds(50), maximum: .seconds(2), jitter: 0)
+        var retryScheduled = false
+        func wait(_ room: String) {
+            waiting.insert(room)
+            guard !retryScheduled else { return }
+            retryScheduled = true
+            scheduleRetry(after: retry.nextDelay())
+        }
         for await input in inputs {
             switch input {
             case .started(let room, let epoch, let top):
@@ -385,7 +398,7 @@ public final class RedisRoomBroker: Sendable {
             case .subscribed(let room):
                 guard interest.withLock({ $0[room] != nil }) else { continue }
                 var sequence = sequences[room] ?? RoomSequence()
-                await catchUp(room: room, sequence: &sequence)
+                if !(await catchUp(room: room, sequence: &sequence)) { wait(room) }
                 sequences[room] = sequence
             case .message(let message):
                 guard let room = RoomKeys.room(ofChannel: message.channel, prefix: settings.prefix),
@@ -393,41 +406,79 @@ public final class RedisRoomBroker: Sendable {
                     let published = PublishedRoomMessage(message.payload)
                 else { continue }
                 var sequence = sequences[room] ?? RoomSequence()
-                await receive(published, room: room, sequence: &sequence)
+                if !(await receive(published, room: room, sequence: &sequence)) { wait(room) }
                 sequences[room] = sequence
             case .reconnected:
                 let rooms = interest.withLock { Set($0.keys) }
                 sequences = sequences.filter { rooms.contains($0.key) }
                 for room in rooms {
                     var sequence = sequences[room] ?? RoomSequence()
-                    await catchUp(room: room, sequence: &sequence)
+                    if await catchUp(room: room, sequence: &sequence) {
+                        waiting.remove(room)
+                    } else {
+                        wait(room)
+                    }
                     sequences[room] = sequence
+                }
+            case .retryCatchUps:
+                retryScheduled = false
+                for room in waiting {
+                    guard interest.withLock({ $0[room] != nil }) else {
+                        waiting.remove(room)
+                        continue
+                    }
+                    var sequence = sequences[room] ?? RoomSequence()
+                    if await catchUp(room: room, sequence: &sequence) { waiting.remove(room) }
+                    sequences[room] = sequence
+                }
+                if waiting.isEmpty {
+                    retry.reset()
+                } else {
+                    retryScheduled = true
+                    scheduleRetry(after: retry.nextDelay())
                 }
             }
         }
     }
 
-    private func receive(_ message: PublishedRoomMessage, room: String, sequence: inout RoomSequence) async {
+    /// Delivers `message` in the room's order; false when a gap before it could not be read from the
+    /// stream (the command connection is away): then neither it nor the gap is delivered or given up,
+    /// and a later catch-up reads them all from the stream.
+    private func receive(_ message: PublishedRoomMessage, room: String, sequence: inout RoomSequence) async -> Bool {
         switch sequence.receive(offset: message.offset, epoch: message.epoch) {
         case .deliver:
             deliver(room: room, offset: message.offset, envelope: message.envelope)
         case .drop:
             counters.withLock { $0.duplicates += 1 }
         case .fillGap(let from, let through):
-            await fill(room: room, from: from, through: through, epoch: message.epoch, sequence: &sequence)
-            sequence.skip(through: through)
+            guard await fill(room: room, from: from, through: through, epoch: message.epoch, sequence: &sequence)
+            else { return false }
             if sequence.receive(offset: message.offset, epoch: message.epoch) == .deliver {
                 deliver(room: room, offset: message.offset, envelope: message.envelope)
             }
         }
+        return true
     }
 
-    /// After a reconnection: what the room's stream holds beyond the last delivered offset.
-    private func catchUp(room: String, sequence: inout RoomSequence) async {
+    /// Sends ``Input/retryCatchUps`` after `delay` (again later if the inbox is full).
+    private func scheduleRetry(after delay: Duration) {
+        let inbox = self.inbox
+        Task {
+            try? await Task.sleep(for: delay)
+            while case .dropped = inbox.yield(.retryCatchUps) {
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// After a reconnection or a gap: what the room's stream holds beyond the last delivered offset.
+    /// False when Redis could not be asked (nothing is given up then: try again later).
+    private func catchUp(room: String, sequence: inout RoomSequence) async -> Bool {
         let keys = RoomKeys(prefix: settings.prefix, room: room)
-        guard let meta = try? await client.send("HMGET", keys.meta, "e", "s").array, meta.count == 2,
+        guard let reply = try? await client.send("HMGET", keys.meta, "e", "s") else { return false }
+        guard let meta = reply.array, meta.count == 2,
             let epoch = meta[0].string, let top = meta[1].int, top > 0
-        else { return }
+        else { return true }
         if sequence.epoch == nil {
             sequence = RoomSequence(epoch: epoch, after: sequence.last)
         } else if sequence.epoch != epoch {
@@ -435,9 +486,8 @@ public final class RedisRoomBroker: Sendable {
             sequence = RoomSequence(epoch: epoch, after: 0)
         }
         let from = sequence.last + 1
-        guard UInt64(top) >= from else { return }
-        await fill(room: room, from: from, through: UInt64(top), epoch: epoch, sequence: &sequence)
-        sequence.skip(through: UInt64(top))
+        guard UInt64(top) >= from else { return true }
+        return await fill(room: room, from: from, through: UInt64(top), epoch: epoch, sequence: &sequence)
     }
 
     /// What a joining member gets first (see ``replay(_:since:history:maxAge:reply:)``): `sequence` is what
@@ -500,20 +550,23 @@ public final class RedisRoomBroker: Sendable {
         }
     }
 
-    /// Delivers the stream's entries `from...through` that the sequence has not delivered.
+    /// Delivers the stream's entries `from...through` that the sequence has not delivered, and gives up
+    /// (counts as lost) the offsets up to `through` that the stream no longer holds; false when the
+    /// stream could not be read (what was read is delivered, nothing is given up).
     private func fill(room: String, from: UInt64, through: UInt64, epoch: String, sequence: inout RoomSequence)
-        async
+        async -> Bool
     {
         let keys = RoomKeys(prefix: settings.prefix, room: room)
         let lostBefore = sequence.lost
+        var complete = false
         defer {
             let lost = Int(sequence.lost - lostBefore)
             counters.withLock {
                 $0.lost += lost
-                $0.catchUps += 1
+                if complete { $0.catchUps += 1 }
             }
             metrics.lost.increment(by: lost)
-            metrics.catchUps.increment()
+            if complete { metrics.catchUps.increment() }
         }
         // In pages: the stream may hold more than stream_size (MAXLEN ~ trims whole nodes), and every
         // entry it still holds is delivered; what it no longer holds counts as lost.
@@ -521,7 +574,7 @@ public final class RedisRoomBroker: Sendable {
         while next <= through {
             let count = min(Int(clamping: through - next) + 1, Self.fillPage)
             guard let entries = await entries(keys, "XRANGE", keys.stream, next, through, "COUNT", count) else {
-                return
+                return false
             }
             for (offset, envelope) in entries {
                 if offset > sequence.last + 1 { sequence.skip(through: offset - 1) }
@@ -531,9 +584,12 @@ public final class RedisRoomBroker: Sendable {
                     deliver(room: room, offset: offset, envelope: envelope)
                 }
             }
-            guard entries.count == count, let last = entries.last?.offset else { return }
+            guard entries.count == count, let last = entries.last?.offset else { break }
             next = last + 1
         }
+        sequence.skip(through: through)
+        complete = true
+        return true
     }
 
     /// Stream entries read at once when filling a gap.

@@ -21,6 +21,8 @@ extension ConfigLoader {
             if let v = reader.string(value, name) { settings.format = v }
         case "reset":
             if let v = reader.optionalString(value, name) { settings.reset = v }
+        case "unavailable":
+            if let v = reader.optionalString(value, name) { settings.unavailable = v }
         case "include_sender":
             if let v = reader.bool(value, name) { settings.includeSender = v }
         case "history":
@@ -93,6 +95,7 @@ extension ConfigLoader {
         check("welcome", settings.welcome, allowed: ["name", "room", "position"])
         check("format", settings.format, allowed: ["name", "room", "message", "position"])
         check("reset", settings.reset, allowed: ["name", "room", "position"])
+        check("unavailable", settings.unavailable, allowed: ["name", "room", "message"])
         check("announce", settings.joinNotice, allowed: ["name", "room"])
         check("announce", settings.leaveNotice, allowed: ["name", "room"])
     }

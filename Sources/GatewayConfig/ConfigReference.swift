@@ -276,6 +276,10 @@ public enum ConfigReference {
             "with the broker: sent when `?since=` cannot be resumed, before the history; `{position}`, `{name}`, `{room}`"
         ),
         Key(
+            "unavailable", .nullable(.template), broadcastDefaults.unavailable.map { "\"\($0)\"" },
+            "with the broker and on_unavailable: reject, sent to a sender whose message Redis could not take; `{name}`, `{room}`, `{message}`"
+        ),
+        Key(
             "max_queue", .size, size(broadcastDefaults.maxQueue), "bytes queued to a member before slow_client applies"),
         Key(
             "slow_client", .oneOf(["close", "drop"]), broadcastDefaults.slowClient.rawValue,

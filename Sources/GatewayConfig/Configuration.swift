@@ -388,6 +388,10 @@ public struct BroadcastSettings: Sendable, Equatable {
     /// resumed (another epoch, or older than the stream holds), before the history; `{position}` is the
     /// room's position it continues from, `{name}`, `{room}`. Nil sends nothing. Default "reset {position}".
     public var reset: String? = "reset {position}"
+    /// `unavailable`: with the broker and `on_unavailable: reject`, sent to a member whose message was
+    /// refused because Redis could not be reached; `{name}`, `{room}`, `{message}`. Nil (the default)
+    /// sends nothing.
+    public var unavailable: String?
     /// `max_queue`: bytes queued to a member before `slow_client` applies. Default 1 MiB.
     public var maxQueue: Int = 1 << 20
     /// `slow_client`. Default close.

@@ -57,6 +57,9 @@ public struct BenchURL: Sendable, Equatable, CustomStringConvertible {
 public struct BenchPlan: Sendable, Equatable {
     public var mode: BenchMode
     public var url: BenchURL
+    /// More URLs (`--also`), e.g. the same room on other instances: connections are spread round robin
+    /// over `url` and these, the first (the publisher in broadcast) on `url`.
+    public var also: [BenchURL] = []
     /// Connections (echo), members with the publisher (broadcast), sessions at a time (connect),
     /// connections to hold (idle).
     public var connections: Int
@@ -109,6 +112,12 @@ public struct BenchPlan: Sendable, Equatable {
             size = 0
             messages = 0
         }
+    }
+
+    /// The URL connection `index` dials: `url`, then each of `also` in turn.
+    public func url(for index: Int) -> BenchURL {
+        let turn = index % (also.count + 1)
+        return turn == 0 ? url : also[turn - 1]
     }
 
     /// Why the plan cannot run, in words a user can act on; empty when it can.

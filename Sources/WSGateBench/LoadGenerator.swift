@@ -227,15 +227,17 @@ public struct LoadGenerator: Sendable {
         _ group: MultiThreadedEventLoopGroup, index: Int = 0, makeDriver: @escaping DriverFactory
     ) async throws -> Dialed {
         var random = SystemRandomNumberGenerator()
+        let url = plan.url(for: index)
         let handshake = ClientHandshake(
-            url: plan.url, deflate: plan.deflate, key: ClientHandshake.randomKey(using: &random))
+            url: url, deflate: plan.deflate, key: ClientHandshake.randomKey(using: &random))
         let seed = random.next()
         let connected: (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>)
         do {
-            connected = try await connect(group, handshake: handshake, seed: seed, index: index, makeDriver: makeDriver)
+            connected = try await connect(
+                group, url: url, handshake: handshake, seed: seed, index: index, makeDriver: makeDriver)
         } catch let error as NIOConnectionError {
             let reason = error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
-            throw BenchError.connection("cannot connect to \(plan.url.host):\(plan.url.port): \(reason)")
+            throw BenchError.connection("cannot connect to \(url.host):\(url.port): \(reason)")
         }
         let (channel, upgraded, done) = connected
         do {
@@ -248,7 +250,7 @@ public struct LoadGenerator: Sendable {
     }
 
     private func connect(
-        _ group: MultiThreadedEventLoopGroup, handshake: ClientHandshake, seed: UInt64, index: Int,
+        _ group: MultiThreadedEventLoopGroup, url: BenchURL, handshake: ClientHandshake, seed: UInt64, index: Int,
         makeDriver: @escaping DriverFactory
     ) async throws -> (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>) {
         let timeout = TimeAmount.nanoseconds(plan.timeout.nanoseconds)
@@ -256,7 +258,7 @@ public struct LoadGenerator: Sendable {
         return try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: plan.url.host, port: plan.url.port) { channel in
+            .connect(host: url.host, port: url.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let upgraded = channel.eventLoop.makePromise(of: Bool.self)
                     let done = channel.eventLoop.makePromise(of: ConnectionOutcome.self)

@@ -12,7 +12,8 @@ struct Bench: AsyncParsableCommand {
                          echo returns (default 16 × 8 × 64 B text). The URL must echo.
               broadcast  --connections members on one URL (default 1,000); the first publishes
                          --messages (2,000) with --in-flight (32) outstanding, and every member
-                         times every delivery. For a room such as a wsgate broadcast endpoint.
+                         times every delivery. For a room such as a wsgate broadcast endpoint;
+                         with --also, the members are spread over instances sharing the room.
               connect    sessions per second: --connections (8) at a time, each connects, sends
                          one message, waits for an answer, and closes.
               idle       opens --connections (1,000), --in-flight (64) dials at a time, and
@@ -27,11 +28,18 @@ struct Bench: AsyncParsableCommand {
             Examples:
               wsgate bench ws://127.0.0.1:8080/echo --connections 32 --in-flight 4 --size 16KiB
               wsgate bench ws://127.0.0.1:8080/chat/bench --mode broadcast --json
+              wsgate bench ws://127.0.0.1:8080/room --also ws://127.0.0.1:8081/room --mode broadcast
             """
     )
 
     @Argument(help: "The server's ws:// URL, e.g. ws://127.0.0.1:8080/echo.")
     var url: String
+
+    @Option(
+        help: ArgumentHelp(
+            "Another URL (repeatable), e.g. the same room on another instance: connections are spread round robin over them.",
+            valueName: "url"))
+    var also: [String] = []
 
     @Option(help: "echo, broadcast, connect or idle.")
     var mode: String = "echo"
@@ -112,6 +120,12 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("URL must be ws://HOST:PORT/PATH, not '\(url)' (wss:// is not supported)")
         }
         var plan = BenchPlan(mode: mode, url: url)
+        for text in also {
+            guard let other = BenchURL(text) else {
+                throw ValidationError("--also must be ws://HOST:PORT/PATH, not '\(text)'")
+            }
+            plan.also.append(other)
+        }
         if let connections { plan.connections = connections }
         if let inFlight { plan.inFlight = inFlight }
         if let size {

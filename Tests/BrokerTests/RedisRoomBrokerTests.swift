@@ -347,4 +347,69 @@ struct RedisRoomBrokerTests {
             await broker.close()
         }
     }
+    @Test func aGapThatCannotBeReadYet_waitsForTheCommandConnection_andIsFilledThen() async throws {
+        try await withRedisServer { server in
+            let admin = try await RedisClient.connect(to: try server.configuration())
+            _ = try await admin.send("ACL", "SETUSER", "gate", "on", ">right", "~*", "&*", "+@all")
+            var configuration = try RedisConfiguration(url: "redis://gate:right@127.0.0.1:\(server.port)")
+            configuration.backoff = ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+            let seen = Deliveries()
+            let broker = try await RedisRoomBroker.start(
+                configuration: configuration, settings: RedisRoomBroker.Settings(prefix: "test", streamSize: 100),
+                onDelivery: { seen.append($0) })
+            broker.join("r")
+            let base = try await broker.publish(text("m0", from: broker), to: "r").get()
+            #expect(try await eventually { seen.all.count == 1 })
+            // The command connection goes and cannot come back (its password changed); the subscriber stays.
+            _ = try await admin.send("ACL", "SETUSER", "gate", "resetpass", ">wrong")
+            _ = try await admin.send("CLIENT", "KILL", "TYPE", "normal")
+            #expect(try await eventually { !broker.isConnected })
+            // Two messages reach the stream without their PUBLISH, then one is heard: a gap that cannot be
+            // read while the command connection is away.
+            let keys = RoomKeys(prefix: "test", room: "r")
+            let epoch = try #require(try await admin.send("HGET", keys.meta, "e").string)
+            for step in 1...3 {
+                _ = try await admin.send("HINCRBY", keys.meta, "s", 1)
+                _ = try await admin.send(
+                    "XADD", keys.stream, base + UInt64(step), "d", text("m\(step)", from: broker).encoded())
+            }
+            var heard = ByteBuffer(string: "\(base + 3):\(epoch):")
+            var entry = text("m3", from: broker).encoded()
+            heard.writeBuffer(&entry)
+            _ = try await admin.send("PUBLISH", keys.channel, heard)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(seen.texts("r") == ["m0"])  // m3 waits: nothing is given up, nothing overtakes
+            _ = try await admin.send("ACL", "SETUSER", "gate", "resetpass", ">right")
+            #expect(try await eventually { seen.all.count == 4 })
+            #expect(seen.texts("r") == ["m0", "m1", "m2", "m3"])
+            #expect(seen.all.map(\.offset) == Array(base...base + 3))
+            #expect(broker.statistics.lost == 0)
+            await admin.close()
+            await broker.close()
+        }
+    }
+    @Test func offsetsTheStreamNoLongerHolds_areCountedAsLost_andSkipped() async throws {
+        try await withRedisServer { server in
+            let seen = Deliveries()
+            let broker = try await startBroker(server, seen)
+            broker.join("r")
+            let base = try await broker.publish(text("m0", from: broker), to: "r").get()
+            #expect(try await eventually { seen.all.count == 1 })
+            // Two offsets taken whose entries are gone (as if trimmed), then a message that is heard.
+            let admin = try await RedisClient.connect(to: try server.configuration())
+            let keys = RoomKeys(prefix: "test", room: "r")
+            let epoch = try #require(try await admin.send("HGET", keys.meta, "e").string)
+            _ = try await admin.send("HINCRBY", keys.meta, "s", 3)
+            _ = try await admin.send("XADD", keys.stream, base + 3, "d", text("m3", from: broker).encoded())
+            var heard = ByteBuffer(string: "\(base + 3):\(epoch):")
+            var entry = text("m3", from: broker).encoded()
+            heard.writeBuffer(&entry)
+            _ = try await admin.send("PUBLISH", keys.channel, heard)
+            #expect(try await eventually { seen.all.count == 2 })
+            #expect(seen.texts("r") == ["m0", "m3"])
+            #expect(broker.statistics.lost == 2)
+            await admin.close()
+            await broker.close()
+        }
+    }
 }

@@ -114,6 +114,19 @@ import Testing
         )
     }
 
+    @Test func unavailableNotice_fillsNameRoomAndMessage_only() {
+        #expect(
+            problems(
+                "version: 1\nbroker: { url: redis://h }\nendpoints:\n  - { path: /c, type: broadcast, unavailable: \"not sent: {message}\" }\n"
+            ).isEmpty
+        )
+        #expect(
+            problems(
+                "version: 1\nbroker: { url: redis://h }\nendpoints:\n  - { path: /c, type: broadcast, unavailable: \"at {position}\" }\n"
+            ).contains { $0.contains("unavailable uses {position}, which it cannot fill") }
+        )
+    }
+
     @Test func endpointAskingForRedis_withoutABroker_isAnError() {
         #expect(
             problems("version: 1\nendpoints:\n  - { path: /chat, type: broadcast, broker: redis }\n")

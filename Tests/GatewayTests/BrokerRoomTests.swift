@@ -19,6 +19,7 @@ struct BrokerRoomTests {
                   - { path: /chat, type: broadcast, name: "{query.name}", welcome: null }
                   - { path: /quiet, type: broadcast, name: "{query.name}", welcome: null, include_sender: false }
                   - { path: /mine, type: broadcast, name: "{query.name}", welcome: null, broker: local }
+                  - { path: /told, type: broadcast, name: "{query.name}", welcome: null, unavailable: "not sent: {message}" }
                   - path: /hall
                     type: broadcast
                     name: "{query.name}"
@@ -154,6 +155,19 @@ struct BrokerRoomTests {
                 // The session is still open: a ping is answered.
                 try await ann.send(.ping(ByteBuffer(string: "still")))
                 #expect(try await ann.receive(timeout: .seconds(2)) == .pong(ByteBuffer(string: "still")))
+            }
+        }
+    }
+
+    @Test func redisDown_rejectTellsTheSender_whenTheEndpointHasAnUnavailableNotice() async throws {
+        try await withRedisServer { redis in
+            try await withTwoInstances(try configuration(redis)) { serverA, _, _ in
+                let ann = try await serverA.connect("/told?name=ann")
+                try await settle(ann, [])
+                redis.kill()
+                try await Task.sleep(for: .milliseconds(300))
+                try await ann.send("while down")
+                #expect(try await nextText(ann) == "not sent: while down")
             }
         }
     }

@@ -50,6 +50,13 @@ import WebSocketEngine
         for mode in BenchMode.allCases { #expect(BenchPlan(mode: mode, url: url).problems.isEmpty) }
     }
 
+    @Test func plan_spreadsConnectionsOverTheURLs_thePublisherOnTheFirst() throws {
+        var plan = BenchPlan(mode: .broadcast, url: try #require(BenchURL("ws://127.0.0.1:1/a")))
+        #expect((0..<3).map { plan.url(for: $0).port } == [1, 1, 1])
+        plan.also = [try #require(BenchURL("ws://127.0.0.1:2/a")), try #require(BenchURL("ws://127.0.0.1:3/a"))]
+        #expect((0..<7).map { plan.url(for: $0).port } == [1, 2, 3, 1, 2, 3, 1])
+    }
+
     @Test func plan_problemsNameTheOption() throws {
         var plan = BenchPlan(mode: .broadcast, url: try #require(BenchURL("ws://127.0.0.1:1/")))
         plan.size = 8

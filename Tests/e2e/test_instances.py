@@ -27,9 +27,11 @@ INSTALL = ("redis-server is not installed, and these tests need a real one: run 
 
 
 class Redis:
-    """A redis-server on 127.0.0.1 and a free port, without persistence (a restart loses every key)."""
+    """A redis-server on 127.0.0.1 and a free port, without persistence (a restart loses every key)
+    unless `options` ask for it (e.g. `--appendonly yes`); a restart keeps its port and directory."""
 
-    def __init__(self):
+    def __init__(self, *options: str):
+        self.options = list(options) or ["--save", "", "--appendonly", "no"]
         self.binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
         if not self.binary:
             pytest.fail(INSTALL)
@@ -44,7 +46,7 @@ class Redis:
 
     def start(self):
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *self.options,
              "--dir", self.directory, "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
         )
@@ -56,6 +58,12 @@ class Redis:
             except OSError:
                 time.sleep(0.05)
         pytest.fail(f"redis-server on port {self.port} did not start within 10 s")
+
+    def command(self, *arguments: str) -> str:
+        """One command through redis-cli (Debian's redis-tools, beside redis-server)."""
+        cli = shutil.which("redis-cli") or os.path.join(os.path.dirname(self.binary), "redis-cli")
+        return subprocess.run([cli, "-p", str(self.port), *arguments], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
 
     def pause(self, paused: bool):
         """SIGSTOP or SIGCONT: a Redis that hangs with its connections open."""
@@ -233,7 +241,11 @@ async def test_redisRestart_keepsSessionsOpen_andRoomsWorkAgain(instances, redis
             except asyncio.TimeoutError:
                 pass
         assert got is not None and split(got)[1] == "a: after"
-        assert split(await receive(a))[1] == "a: after"
+        # a was told of each message refused while Redis was away (`unavailable` in instances.yaml).
+        heard = await receive(a)
+        while heard == "unavailable":
+            heard = await receive(a)
+        assert split(heard)[1] == "a: after"
         assert health(first)["broker"]["reconnects"] >= 2
         assert 'wsgate_broker_reconnects_total{connection="subscriber"}' in metrics(first)
 
@@ -312,3 +324,215 @@ async def test_brokerLocalEndpoint_staysInItsInstance(instances):
         await a.send("only here")
         assert await receive(a) == "only here"
         await silent(b)
+
+
+class Collector:
+    """Reads one member's messages in the background, in their order, until the session ends."""
+
+    def __init__(self, ws, name: str):
+        self.ws, self.name, self.messages = ws, name, []
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self):
+        async for message in self.ws:
+            self.messages.append(message)
+
+    def positioned(self) -> list[tuple[int, str]]:
+        """(offset, 'name: text') of every message the broker gave a position."""
+        return [(int(position.split(":")[1]), text) for position, text in map(split, self.messages)
+                if ":" in position]
+
+    def unpositioned(self) -> list[str]:
+        """Messages delivered without a position (`on_unavailable: local`) and notices."""
+        return [message for message in self.messages if ":" not in split(message)[0]]
+
+    async def until_offset(self, top: int, seconds: float = 30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not any(offset == top for offset, _ in self.positioned()):
+            await asyncio.sleep(0.05)
+        assert any(offset == top for offset, _ in self.positioned()), \
+            f"{self.name} never got offset {top}; last: {self.messages[-3:]}"
+
+
+async def stream(ws, name: str, count: int, pause: float = 0.005):
+    """`count` messages NAME0, NAME1, … with a pause between them."""
+    for index in range(count):
+        await ws.send(f"{name}{index}")
+        await asyncio.sleep(pause)
+
+
+async def state_everywhere(gateways, state: str, seconds: float = 20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all(health(g)["broker"]["state"] == state for g in gateways):
+        await asyncio.sleep(0.05)
+    assert all(health(g)["broker"]["state"] == state for g in gateways), state
+
+
+def top_offset(redis, room: str) -> int:
+    """The room's offset in Redis (`s` in its meta hash; instances.yaml's prefix e2e, endpoint /chat/{room})."""
+    return int(redis.command("HGET", f"e2e:room:/chat/{{room}}#{room}:meta", "s") or 0)
+
+
+def assert_one_complete_order(collectors, top: int, first: int = 2):
+    """Every member saw offsets first…top (after the probe at 1), each once, in order, the same messages;
+    each sender's kept their order."""
+    reference = collectors[0].positioned()
+    assert [offset for offset, _ in reference] == list(range(first, top + 1)), \
+        f"{collectors[0].name}: offsets not {first}…{top}"
+    for collector in collectors[1:]:
+        assert collector.positioned() == reference, f"{collector.name} differs from {collectors[0].name}"
+    texts = [text for _, text in reference]
+    for sender in {text.split(": ", 1)[0] for text in texts}:
+        indexes = [int(text.split(": ", 1)[1][len(sender):]) for text in texts
+                   if text.startswith(f"{sender}: {sender}") and text.split(": ", 1)[1][len(sender):].isdigit()]
+        assert indexes == sorted(indexes), f"{sender}'s messages out of order"
+
+
+@pytest.mark.parametrize("mode", ["reject", "local"])
+def test_redisSigkilledMidStream_andRestarted_losesNothingItAccepted(gateway_factory, mode):
+    redis = Redis("--save", "", "--appendonly", "yes", "--appendfsync", "always")
+    try:
+        gateways = [gateway_factory(CONFIG, env={"REDIS_URL": redis.url, "ON_UNAVAILABLE": mode})
+                    for _ in range(3)]
+        asyncio.run(asyncio.wait_for(killed_mid_stream(gateways, redis, mode), 120))
+    finally:
+        redis.stop()
+
+
+async def killed_mid_stream(gateways, redis, mode):
+    first, second, third = gateways
+    async with connect(first.url("/chat/kill?name=a")) as a, connect(second.url("/chat/kill?name=b")) as b, \
+            connect(third.url("/chat/kill?name=c")) as c, connect(first.url("/chat/kill?name=d")) as d:
+        await joined(a, b, c, d)
+        collectors = [Collector(ws, name) for ws, name in ((a, "a"), (b, "b"), (c, "c"), (d, "d"))]
+        # Two publishers on two instances; Redis dies while they send.
+        senders = [asyncio.create_task(stream(a, "a", 300)), asyncio.create_task(stream(b, "b", 300))]
+        await asyncio.sleep(0.4)
+        redis.kill()
+        await state_everywhere(gateways, "reconnecting")
+        await asyncio.gather(*senders)
+        for gateway in gateways:
+            assert health(gateway)["status"] == "serving"
+        redis.start()
+        await state_everywhere(gateways, "connected")
+        for ws, name in ((a, "a"), (b, "b"), (c, "c")):  # every instance publishes again
+            await ws.send(f"{name}-after")
+        await asyncio.sleep(0.2)
+        top = top_offset(redis, "kill")
+        for collector in collectors:
+            await collector.until_offset(top)
+        await asyncio.sleep(0.3)  # anything beyond would show up now
+        # Nothing Redis accepted (AOF, fsync always: its offsets are all there after the restart) is missing.
+        assert_one_complete_order(collectors, top)
+        texts = {text for _, text in collectors[0].positioned()}
+        assert {"a: a-after", "b: b-after", "c: c-after"} <= texts
+        rejected = [health(gateway)["broker"]["rejected"] for gateway in gateways]
+        local = [health(gateway)["broker"]["local"] for gateway in gateways]
+        by_name = {collector.name: collector.unpositioned() for collector in collectors}
+        # What was not accepted: refused with a notice to its sender, or delivered on its instance only.
+        a_missing = 300 - sum(1 for _, text in collectors[0].positioned() if text.startswith("a: a") and
+                              text[4:].isdigit())
+        assert a_missing > 0, "Redis was killed after the stream ended"
+        if mode == "reject":
+            assert by_name["a"] == ["unavailable"] * rejected[0] and rejected[0] > 0
+            assert by_name["b"] == ["unavailable"] * rejected[1] and rejected[1] > 0
+            assert by_name["c"] == by_name["d"] == []
+            assert local == [0, 0, 0]
+            # Refused, or failed in flight (sent before the instance saw Redis go; counted as errors).
+            assert rejected[0] <= a_missing <= rejected[0] + health(first)["broker"]["publish_errors"]
+        else:
+            assert rejected == [0, 0, 0]
+            assert by_name["a"] == by_name["d"] and by_name["a"]  # instance 1: a's, in order, to a and d
+            assert all(message.startswith(" a: a") for message in by_name["a"])
+            assert by_name["b"] and all(message.startswith(" b: b") for message in by_name["b"])
+            assert by_name["c"] == []
+            assert local[0] == len(by_name["a"]) and local[1] == len(by_name["b"])
+            indexes = [int(message[5:]) for message in by_name["a"]]
+            assert indexes == sorted(indexes)
+        metrics_text = metrics(first)
+        assert "wsgate_broker_unavailable_total" in metrics_text
+
+
+@scenario()
+async def test_clientKillPubsub_whileMessagesFlow_leavesNoGap(instances, redis):
+    first, second, third = instances
+    async with connect(first.url("/chat/ck?name=a")) as a, connect(second.url("/chat/ck?name=b")) as b, \
+            connect(third.url("/chat/ck?name=c")) as c:
+        await joined(a, b, c)
+        collectors = [Collector(ws, name) for ws, name in ((a, "a"), (b, "b"), (c, "c"))]
+        senders = [asyncio.create_task(stream(a, "a", 300, 0.003)), asyncio.create_task(stream(b, "b", 300, 0.003))]
+        for _ in range(3):
+            await asyncio.sleep(0.25)
+            killed = redis.command("CLIENT", "KILL", "TYPE", "pubsub")
+            assert int(killed) >= 1, killed  # the three subscribers, unless one is between connections
+        await asyncio.gather(*senders)
+        top = top_offset(redis, "ck")
+        assert top == 601  # the probe and every message: publishing never stopped
+        for collector in collectors:
+            await collector.until_offset(top)
+        await asyncio.sleep(0.3)
+        assert_one_complete_order(collectors, top)
+        assert all(collector.unpositioned() == [] for collector in collectors)
+        assert sum(health(gateway)["broker"]["reconnects"] for gateway in instances) >= 3
+
+
+def test_instanceStoppedPastTheOutputBufferLimit_catchesUpAfterSigcont(gateway_factory):
+    # A subscriber more than 64 KiB behind is dropped by Redis at once.
+    redis = Redis("--save", "", "--appendonly", "no", "--client-output-buffer-limit", "pubsub 64kb 32kb 1")
+    try:
+        gateways = [gateway_factory(CONFIG, env={"REDIS_URL": redis.url, "STREAM_SIZE": "5000"})
+                    for _ in range(3)]
+        asyncio.run(asyncio.wait_for(stopped_instance(gateways, redis), 120))
+    finally:
+        redis.stop()
+
+
+async def stopped_instance(gateways, redis):
+    first, second, third = gateways
+    async with connect(first.url("/chat/stop?name=a")) as a, connect(second.url("/chat/stop?name=b")) as b, \
+            connect(third.url("/chat/stop?name=c"), max_size=None) as c:
+        await joined(a, b, c)
+        collectors = [Collector(ws, name) for ws, name in ((a, "a"), (b, "b"), (c, "c"))]
+        third.process.send_signal(signal.SIGSTOP)
+        try:
+            # 1,500 messages of 4 KiB: 6 MiB, far past what the socket buffers and the limit hold.
+            padding = "x" * 4096
+            clients_before = redis.command("CLIENT", "LIST", "TYPE", "pubsub").count("\n") + 1
+            for index in range(1500):
+                await a.send(f"a{index} {padding}")
+                if index % 100 == 99:
+                    await asyncio.sleep(0.05)
+            await collectors[1].until_offset(1501)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and \
+                    redis.command("CLIENT", "LIST", "TYPE", "pubsub").count("\n") + 1 >= clients_before:
+                await asyncio.sleep(0.1)
+            assert redis.command("CLIENT", "LIST", "TYPE", "pubsub").count("\n") + 1 < clients_before, \
+                "Redis kept the stopped instance's subscriber"
+            assert collectors[2].messages == []
+        finally:
+            third.process.send_signal(signal.SIGCONT)
+        await a.send("after")
+        for collector in collectors:
+            await collector.until_offset(1502, seconds=60)
+        await asyncio.sleep(0.3)
+        for collector in collectors:
+            assert [offset for offset, _ in collector.positioned()] == list(range(2, 1503)), collector.name
+            assert collector.unpositioned() == []
+        assert collectors[2].positioned() == collectors[0].positioned()
+        report = health(third)["broker"]
+        assert report["reconnects"] >= 1 and report["lost"] == 0
+
+
+def test_benchAlso_spreadsTheMembersOverInstances_andEachHearsEveryMessage(instances):
+    from conftest import wsgate_binary
+    first, second, _ = instances
+    result = subprocess.run(
+        [wsgate_binary(), "bench", first.url("/chat/bench?name=m"), "--also", second.url("/chat/bench?name=m"),
+         "--mode", "broadcast", "--connections", "40", "--messages", "100", "--duration", "20s", "--json"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["count"] == 40 * 100 and report["sent"] == 100 and report["failed"] == 0
+    # 20 members on each instance: the second delivered every message to its 20 through Redis.
+    assert health(second)["broker"]["delivered"] >= 100

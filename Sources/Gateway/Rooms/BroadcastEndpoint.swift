@@ -16,6 +16,7 @@ struct BroadcastEndpoint: Sendable {
     private let joinNotice: Template?
     private let leaveNotice: Template?
     private let reset: Template?
+    private let unavailable: Template?
 
     init(settings: BroadcastSettings, endpoint: String, broker: GatewayBroker? = nil) {
         hub = RoomHub(settings: settings, endpoint: endpoint, broker: broker)
@@ -26,6 +27,7 @@ struct BroadcastEndpoint: Sendable {
         joinNotice = settings.joinNotice.map(Template.init)
         leaveNotice = settings.leaveNotice.map(Template.init)
         reset = settings.reset.map(Template.init)
+        unavailable = settings.unavailable.map(Template.init)
     }
 
     func handle(_ session: WebSocketSession) async throws {
@@ -89,8 +91,12 @@ struct BroadcastEndpoint: Sendable {
                 message = PreparedMessage(frame)
                 kind = .binary
             }
-            if let message {
-                hub.broadcast(message, kind: kind, room: roomName, from: session, positionMarks: marks)
+            if let message, !hub.broadcast(message, kind: kind, room: roomName, from: session, positionMarks: marks),
+                let unavailable
+            {
+                // Refused (Redis unreachable, on_unavailable: reject): tell the sender.
+                let text = frame.readText()
+                try? await session.send(unavailable.render { $0 == "message" ? text ?? "" : fields($0) })
             }
         }
     }

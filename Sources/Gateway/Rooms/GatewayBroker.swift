@@ -1,4 +1,5 @@
 import Broker
+import CoreMetrics
 import GatewayConfig
 import Logging
 import RedisClient
@@ -15,6 +16,11 @@ public final class GatewayBroker: Sendable {
     /// `broker:` as configured.
     public let settings: BrokerSettings
     private let hubs: HubDirectory
+    /// Members' messages Redis could not take: refused (`reject`) and delivered here only (`local`).
+    private let unavailable = Mutex<(rejected: Int, local: Int)>((0, 0))
+    private let rejectedMetric = Counter(
+        label: "wsgate_broker_unavailable_total", dimensions: [("outcome", "rejected")])
+    private let localMetric = Counter(label: "wsgate_broker_unavailable_total", dimensions: [("outcome", "local")])
 
     private init(broker: RedisRoomBroker, settings: BrokerSettings, hubs: HubDirectory) {
         self.broker = broker
@@ -51,6 +57,22 @@ public final class GatewayBroker: Sendable {
         hubs.register(hub, endpoint: endpoint)
     }
 
+    /// Counts a member's message that Redis could not take, as `on_unavailable` handled it.
+    func countUnavailable() {
+        switch settings.onUnavailable {
+        case .reject:
+            unavailable.withLock { $0.rejected += 1 }
+            rejectedMetric.increment()
+        case .local:
+            unavailable.withLock { $0.local += 1 }
+            localMetric.increment()
+        }
+    }
+
+    /// Members' messages refused (`on_unavailable: reject`) and delivered on this instance only
+    /// (`local`) because Redis could not be reached.
+    public var unavailableCounts: (rejected: Int, local: Int) { unavailable.withLock { $0 } }
+
     /// Counters of the broker (deliveries, duplicates, gap fills, losses).
     public var statistics: RedisRoomBroker.Statistics { broker.statistics }
 
@@ -61,11 +83,12 @@ public final class GatewayBroker: Sendable {
     /// open either way) and the counters of ``RedisRoomBroker/Statistics``.
     func healthJSON() -> String {
         let counts = broker.statistics
+        let (rejected, local) = unavailableCounts
         return #"{"state":"\#(isConnected ? "connected" : "reconnecting")","published":\#(counts.published),"#
             + #""publish_errors":\#(counts.publishErrors),"delivered":\#(counts.delivered),"#
             + #""reconnects":\#(counts.reconnects),"catch_ups":\#(counts.catchUps),"filled":\#(counts.filled),"#
             + #""dropped":\#(counts.dropped),"lost":\#(counts.lost),"duplicates":\#(counts.duplicates),"#
-            + #""delivery_lag_ms":\#(counts.lastLagMilliseconds)}"#
+            + #""rejected":\#(rejected),"local":\#(local),"delivery_lag_ms":\#(counts.lastLagMilliseconds)}"#
     }
 
     /// Closes both Redis connections.

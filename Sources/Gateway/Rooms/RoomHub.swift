@@ -231,21 +231,25 @@ final class RoomHub: Sendable {
     /// Sends a member's message to its room: through the broker when there is one (every instance
     /// then delivers it in the room's order, this one included), else straight to the members here.
     /// `positionMarks`: where the broker writes the message's `{position}` (UTF-8 byte counts).
+    /// Returns false when Redis could not take it and `on_unavailable: reject` refused it.
+    @discardableResult
     func broadcast(
         _ message: PreparedMessage,
         kind: RoomEnvelope.Kind = .text,
         room name: String,
         from sender: WebSocketSession?,
         positionMarks: [Int] = []
-    ) {
+    ) -> Bool {
         messagesIn.add(1, ordering: .relaxed)
         let senderID = sender.map { UInt64(UInt(bitPattern: ObjectIdentifier($0))) } ?? 0
-        if publish(message, kind: kind, room: name, sender: senderID, positionMarks: positionMarks) { return }
+        if publish(message, kind: kind, room: name, sender: senderID, positionMarks: positionMarks) { return true }
+        broker?.countUnavailable()
         if broker != nil, broker?.settings.onUnavailable == .reject {
             rejected.add(1, ordering: .relaxed)
-            return
+            return false
         }
         fanOutHere(message, room: name, except: settings.includeSender ? nil : sender.map(ObjectIdentifier.init))
+        return true
     }
 
     /// Publishes through the broker; false when there is none or Redis cannot be reached now (the
