@@ -1,8 +1,8 @@
 import CoreMetrics
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RedisClient
-import Synchronization
 
 /// Broadcast rooms shared by several instances through Redis.
 ///
@@ -110,11 +110,11 @@ public final class RedisRoomBroker: Sendable {
     private let scriptSHA: String
     private let logger: Logger
     private let onDelivery: @Sendable (Delivery) -> Void
-    private let interest = Mutex<[String: Int]>([:])
+    private let interest = NIOLockedValueBox<[String: Int]>([:])
     private let subscriptionChanges: AsyncStream<SubscriptionChange>.Continuation
     private let inbox: AsyncStream<Input>.Continuation
-    private let tasks = Mutex<[Task<Void, Never>]>([])
-    private let counters = Mutex(Statistics())
+    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    private let counters = NIOLockedValueBox(Statistics())
     private let metrics: BrokerMetrics
 
     private init(
@@ -165,7 +165,7 @@ public final class RedisRoomBroker: Sendable {
                 }
             },
         ]
-        tasks.withLock { $0 = started }
+        tasks.withLockedValue { $0 = started }
     }
 
     /// Connects a command connection and a subscriber connection and loads the publish script.
@@ -205,7 +205,7 @@ public final class RedisRoomBroker: Sendable {
 
     /// The counters so far.
     public var statistics: Statistics {
-        var statistics = counters.withLock { $0 }
+        var statistics = counters.withLockedValue { $0 }
         statistics.dropped += subscriber.droppedMessages
         return statistics
     }
@@ -214,19 +214,19 @@ public final class RedisRoomBroker: Sendable {
         switch published {
         case .success(.error):
             // The script failed (e.g. the key holds another type): nothing was published.
-            counters.withLock { $0.publishErrors += 1 }
+            counters.withLockedValue { $0.publishErrors += 1 }
             metrics.publishErrors.increment()
         case .success:
-            counters.withLock { $0.published += 1 }
+            counters.withLockedValue { $0.published += 1 }
             metrics.publishes.increment()
         case .failure:
-            counters.withLock { $0.publishErrors += 1 }
+            counters.withLockedValue { $0.publishErrors += 1 }
             metrics.publishErrors.increment()
         }
     }
 
     private func countDrop() {
-        counters.withLock { $0.dropped += 1 }
+        counters.withLockedValue { $0.dropped += 1 }
         metrics.dropped.increment()
     }
 
@@ -234,7 +234,7 @@ public final class RedisRoomBroker: Sendable {
         switch event {
         case .reconnected:
             reconnects.increment()
-            counters.withLock { $0.reconnects += 1 }
+            counters.withLockedValue { $0.reconnects += 1 }
             if isConnected { metrics.connected.record(1) }
         case .disconnected:
             metrics.connected.record(0)
@@ -281,7 +281,7 @@ public final class RedisRoomBroker: Sendable {
 
     /// This instance has a member in `room` (the first one subscribes).
     public func join(_ room: String) {
-        let first = interest.withLock { interest in
+        let first = interest.withLockedValue { interest in
             interest[room, default: 0] += 1
             return interest[room] == 1
         }
@@ -310,7 +310,7 @@ public final class RedisRoomBroker: Sendable {
 
     /// A member of `room` left (the last one unsubscribes).
     public func leave(_ room: String) {
-        let last = interest.withLock { interest -> Bool in
+        let last = interest.withLockedValue { interest -> Bool in
             guard let count = interest[room] else { return false }
             if count > 1 {
                 interest[room] = count - 1
@@ -326,7 +326,7 @@ public final class RedisRoomBroker: Sendable {
     public func close() async {
         subscriptionChanges.finish()
         inbox.finish()
-        for task in tasks.withLock({ $0 }) { task.cancel() }
+        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
         await subscriber.close()
         await client.close()
     }
@@ -396,20 +396,20 @@ public final class RedisRoomBroker: Sendable {
                         room: room, sequence: sequences[room] ?? RoomSequence(), since: since, history: history,
                         maxAge: maxAge))
             case .subscribed(let room):
-                guard interest.withLock({ $0[room] != nil }) else { continue }
+                guard interest.withLockedValue({ $0[room] != nil }) else { continue }
                 var sequence = sequences[room] ?? RoomSequence()
                 if !(await catchUp(room: room, sequence: &sequence)) { wait(room) }
                 sequences[room] = sequence
             case .message(let message):
                 guard let room = RoomKeys.room(ofChannel: message.channel, prefix: settings.prefix),
-                    interest.withLock({ $0[room] != nil }),
+                    interest.withLockedValue({ $0[room] != nil }),
                     let published = PublishedRoomMessage(message.payload)
                 else { continue }
                 var sequence = sequences[room] ?? RoomSequence()
                 if !(await receive(published, room: room, sequence: &sequence)) { wait(room) }
                 sequences[room] = sequence
             case .reconnected:
-                let rooms = interest.withLock { Set($0.keys) }
+                let rooms = interest.withLockedValue { Set($0.keys) }
                 sequences = sequences.filter { rooms.contains($0.key) }
                 for room in rooms {
                     var sequence = sequences[room] ?? RoomSequence()
@@ -423,7 +423,7 @@ public final class RedisRoomBroker: Sendable {
             case .retryCatchUps:
                 retryScheduled = false
                 for room in waiting {
-                    guard interest.withLock({ $0[room] != nil }) else {
+                    guard interest.withLockedValue({ $0[room] != nil }) else {
                         waiting.remove(room)
                         continue
                     }
@@ -449,7 +449,7 @@ public final class RedisRoomBroker: Sendable {
         case .deliver:
             deliver(room: room, offset: message.offset, envelope: message.envelope)
         case .drop:
-            counters.withLock { $0.duplicates += 1 }
+            counters.withLockedValue { $0.duplicates += 1 }
         case .fillGap(let from, let through):
             guard await fill(room: room, from: from, through: through, epoch: message.epoch, sequence: &sequence)
             else { return false }
@@ -561,7 +561,7 @@ public final class RedisRoomBroker: Sendable {
         var complete = false
         defer {
             let lost = Int(sequence.lost - lostBefore)
-            counters.withLock {
+            counters.withLockedValue {
                 $0.lost += lost
                 if complete { $0.catchUps += 1 }
             }
@@ -579,7 +579,7 @@ public final class RedisRoomBroker: Sendable {
             for (offset, envelope) in entries {
                 if offset > sequence.last + 1 { sequence.skip(through: offset - 1) }
                 if sequence.receive(offset: offset, epoch: epoch) == .deliver {
-                    counters.withLock { $0.filled += 1 }
+                    counters.withLockedValue { $0.filled += 1 }
                     metrics.filled.increment()
                     deliver(room: room, offset: offset, envelope: envelope)
                 }
@@ -597,7 +597,7 @@ public final class RedisRoomBroker: Sendable {
 
     private func deliver(room: String, offset: UInt64, envelope: RoomEnvelope) {
         let lag = envelope.publishedAt > 0 ? Int(clamping: RoomEnvelope.now()) - Int(clamping: envelope.publishedAt) : 0
-        counters.withLock {
+        counters.withLockedValue {
             $0.delivered += 1
             $0.lastLagMilliseconds = max(lag, 0)
         }

@@ -1,7 +1,7 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// A Redis client on SwiftNIO: one pipelined connection, kept open.
 ///
@@ -29,7 +29,7 @@ import Synchronization
 /// ```
 public final class RedisClient: Sendable {
     private let manager: RedisConnectionManager
-    private let scripts = Mutex<[String: String]>([:])
+    private let scripts = NIOLockedValueBox<[String: String]>([:])
 
     /// The client's configuration.
     public var configuration: RedisConfiguration { manager.configuration }
@@ -94,11 +94,11 @@ public final class RedisClient: Sendable {
 
     /// The SHA-1 of a script, loaded into the server with `SCRIPT LOAD` the first time (then cached).
     public func load(_ script: RedisScript) async throws -> String {
-        if let known = scripts.withLock({ $0[script.source] }) { return known }
+        if let known = scripts.withLockedValue({ $0[script.source] }) { return known }
         guard let loaded = try await send(RedisCommand("SCRIPT", "LOAD", script.source)).string else {
             throw RedisClientError.reply(command: "SCRIPT LOAD", message: "no SHA-1 in the reply")
         }
-        scripts.withLock { $0[script.source] = loaded }
+        scripts.withLockedValue { $0[script.source] = loaded }
         return loaded
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -47,7 +48,7 @@ final class RedisConnectionManager: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let onMessage: (@Sendable (RedisPubSubMessage) -> Void)?
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let eventContinuation: AsyncStream<RedisConnectionEvent>.Continuation
     /// Connection events, newest kept when nobody reads them (at most 64).
     let events: AsyncStream<RedisConnectionEvent>
@@ -65,9 +66,9 @@ final class RedisConnectionManager: Sendable {
         (events, eventContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(64))
     }
 
-    var isConnected: Bool { state.withLock { $0.channel != nil } }
+    var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
 
-    var subscriptions: Subscriptions { state.withLock { $0.subscriptions } }
+    var subscriptions: Subscriptions { state.withLockedValue { $0.subscriptions } }
 
     /// Connects for the first time; throws what went wrong, and then there is no reconnecting.
     func start() async throws {
@@ -81,11 +82,13 @@ final class RedisConnectionManager: Sendable {
     /// Queues requests on the current connection's event loop, under the lock so that requests
     /// from concurrent callers keep the order in which they got it.
     func submit(_ make: (any EventLoop) -> [RedisRequest]) throws(RedisClientError) {
-        try state.withLock { (state) throws(RedisClientError) in
-            guard !state.closed else { throw .closed }
-            guard let channel = state.channel else { throw .notConnected(address: configuration.address) }
+        let queued: Result<Void, RedisClientError> = state.withLockedValue { state in
+            guard !state.closed else { return .failure(.closed) }
+            guard let channel = state.channel else { return .failure(.notConnected(address: configuration.address)) }
             Self.write(make(channel.eventLoop), to: channel, address: configuration.address)
+            return .success(())
         }
+        try queued.get()
     }
 
     /// Changes the subscriptions and, when connected, queues the command that applies them;
@@ -94,15 +97,16 @@ final class RedisConnectionManager: Sendable {
         _ change: (inout Subscriptions) -> RedisCommand?,
         confirmations: Int
     ) throws(RedisClientError) -> EventLoopFuture<RESPValue>? {
-        try state.withLock { (state) throws(RedisClientError) in
-            guard !state.closed else { throw .closed }
-            guard let command = change(&state.subscriptions), let channel = state.channel else { return nil }
+        let queued: Result<EventLoopFuture<RESPValue>?, RedisClientError> = state.withLockedValue { state in
+            guard !state.closed else { return .failure(.closed) }
+            guard let command = change(&state.subscriptions), let channel = state.channel else { return .success(nil) }
             let promise = channel.eventLoop.makePromise(of: RESPValue.self)
             Self.write(
                 [RedisRequest(command: command, answer: .confirmations(confirmations), promise: promise)], to: channel,
                 address: configuration.address)
-            return promise.futureResult
+            return .success(promise.futureResult)
         }
+        return try queued.get()
     }
 
     private static func write(_ requests: [RedisRequest], to channel: any Channel, address: String) {
@@ -119,7 +123,7 @@ final class RedisConnectionManager: Sendable {
 
     /// Closes the connection and stops reconnecting; waiting commands fail with `connectionClosed`.
     func close() async {
-        let (channel, task) = state.withLock { state -> ((any Channel)?, Task<Void, Never>?) in
+        let (channel, task) = state.withLockedValue { state -> ((any Channel)?, Task<Void, Never>?) in
             state.closed = true
             defer {
                 state.channel = nil
@@ -134,7 +138,7 @@ final class RedisConnectionManager: Sendable {
 
     /// Makes `channel` current (and resubscribes on it); false when the manager was closed.
     private func activate(_ channel: any Channel) -> Bool {
-        let active = state.withLock { state -> Bool in
+        let active = state.withLockedValue { state -> Bool in
             guard !state.closed else { return false }
             state.channel = channel
             state.reconnecting = false
@@ -162,7 +166,7 @@ final class RedisConnectionManager: Sendable {
 
     /// The channel closed: unless the owner closed it, reconnect.
     private func lost(_ channel: any Channel) {
-        let reconnect = state.withLock { state -> Bool in
+        let reconnect = state.withLockedValue { state -> Bool in
             guard let current = state.channel, current === channel else { return false }
             state.channel = nil
             guard !state.closed, !state.reconnecting else { return false }
@@ -173,7 +177,7 @@ final class RedisConnectionManager: Sendable {
         logger.warning("lost the connection to Redis", metadata: ["address": "\(configuration.address)"])
         eventContinuation.yield(.disconnected(reason: "connection closed"))
         let task = Task { await self.reconnect() }
-        let closed = state.withLock { state in
+        let closed = state.withLockedValue { state in
             if !state.closed { state.reconnectTask = task }
             return state.closed
         }
@@ -182,7 +186,7 @@ final class RedisConnectionManager: Sendable {
 
     private func reconnect() async {
         var backoff = configuration.backoff
-        while !state.withLock({ $0.closed }) {
+        while !state.withLockedValue({ $0.closed }) {
             try? await Task.sleep(for: backoff.nextDelay())
             if Task.isCancelled { return }
             do {
@@ -210,7 +214,7 @@ final class RedisConnectionManager: Sendable {
         let onMessage = onMessage
         let address = configuration.address
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
-        let tlsReady = Mutex<EventLoopFuture<Void>?>(nil)
+        let tlsReady = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(Self.timeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -219,7 +223,7 @@ final class RedisConnectionManager: Sendable {
                     if let sslContext {
                         let serverName = configuration.host.isIPAddress ? nil : configuration.host
                         let waiter = TLSHandshakeWaiter(promise: channel.eventLoop.makePromise())
-                        tlsReady.withLock { $0 = waiter.promise.futureResult }
+                        tlsReady.withLockedValue { $0 = waiter.promise.futureResult }
                         try channel.pipeline.syncOperations.addHandlers(
                             NIOSSLClientHandler(context: sslContext, serverHostname: serverName),
                             waiter
@@ -244,7 +248,7 @@ final class RedisConnectionManager: Sendable {
         if sslContext != nil {
             // Wait for TLS first, so that a refused certificate is reported as such.
             do {
-                try await tlsReady.withLock { $0 }?.get()
+                try await tlsReady.withLockedValue { $0 }?.get()
             } catch {
                 try? await channel.close()
                 throw RedisClientError.connectionFailed(address: address, reason: "TLS: \(error)")
