@@ -116,8 +116,11 @@ import WebSocketEngine
                 feed: { _ in }, emit: { frame in lines.withLockedValue { $0.append(frame.readText() ?? "") } })
             #expect(lines.withLockedValue { $0 } == ["hi"] && exit == .exited(0))
         }
-        // stderr channels close a moment after their child.
-        try await Task.sleep(for: .milliseconds(1500))
+        // The reaper closes a child's stderr and pidfd a moment after it exited: wait for that (bounded).
+        let deadline = ContinuousClock.now + .seconds(15)
+        while try pipesAndPidfds() > before, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         #expect(try pipesAndPidfds() <= before)
         // Every child was reaped (no zombie): waiting for it finds no such child.
         for pid in pids.withLockedValue({ $0 }) {
