@@ -82,14 +82,51 @@ extension WebSocketConnectionHandler {
             remotePort: remote?.port,
             subprotocol: subprotocol
         )
-        if let admission = route.admission, case .refuse(let status, let message) = admission(request) {
-            registry.remove(ObjectIdentifier(self))
-            registered = false
-            releaseAddress()
-            refuse(.notAdmitted, .error(status, HTTPResponse.reasonPhrase(for: status), message), context: context)
+        if let admission = route.admission, case .refuse(let refusal) = admission(request) {
+            refuseAdmission(refusal, context: context)
             return
         }
+        guard let check = route.asyncAdmission else {
+            open(head, route: route, request: request, acceptKey: acceptKey, headers: [], context: context)
+            return
+        }
+        phase = .admitting
+        let loop = context.eventLoop
+        let connection = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        Task {
+            let decision = await check(request)
+            loop.execute {
+                var request = request
+                let handler = connection.value
+                let context = boundContext.value
+                guard case .admitting = handler.phase, context.channel.isActive else {
+                    if case .grant(let grant) = decision { grant.abandoned?() }
+                    return
+                }
+                switch decision {
+                case .refuse(let refusal):
+                    handler.refuseAdmission(refusal, context: context)
+                case .accept:
+                    handler.open(head, route: route, request: request, acceptKey: acceptKey, headers: [], context: context)
+                    handler.afterAdmission(context: context)
+                case .grant(let grant):
+                    if let chosen = grant.subprotocol { request.subprotocol = chosen }
+                    request.admitted = grant.value
+                    handler.open(
+                        head, route: route, request: request, acceptKey: acceptKey,
+                        headers: grant.headers.map { HTTPHeaderField($0.name, $0.value) }, context: context)
+                    handler.afterAdmission(context: context)
+                }
+            }
+        }
+    }
 
+    /// Answers 101 and opens the session.
+    private func open(
+        _ head: HTTPRequestHead, route: WebSocketRouter.Route, request: WebSocketRequest, acceptKey: String,
+        headers: [HTTPHeaderField], context: ChannelHandlerContext
+    ) {
         if !route.options.extensions.isEmpty {
             // A malformed offer is declined rather than refused: the client may proceed without extensions.
             let offers = ExtensionNegotiation.parseOffers(head.values("Sec-WebSocket-Extensions")) ?? []
@@ -98,12 +135,13 @@ extension WebSocketConnectionHandler {
             )
         }
         var response = context.channel.allocator.buffer(capacity: 256)
-        Handshake.switchingProtocols(
+        var answer = Handshake.switchingProtocols(
             acceptKey: acceptKey,
-            subprotocol: subprotocol,
+            subprotocol: request.subprotocol,
             extensions: extensions.responseHeader
         )
-        .write(into: &response)
+        answer.headers.append(contentsOf: headers)
+        answer.write(into: &response)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
 
         options = route.options
@@ -139,6 +177,28 @@ extension WebSocketConnectionHandler {
         )
         scheduleKeepAlive(context: context)
         startSession(request: request, route: route, context: context)
+    }
+
+    /// After an asynchronous admission opened the session: frames that came with the request are read,
+    /// and reading resumes.
+    private func afterAdmission(context: ChannelHandlerContext) {
+        drainFrames(context: context)
+        resumeReadIfPossible(context: context)
+    }
+
+    /// Refuses a request an admission check turned away, and gives back what the handshake held.
+    private func refuseAdmission(_ refusal: AdmissionRefusal, context: ChannelHandlerContext) {
+        registry.remove(ObjectIdentifier(self))
+        registered = false
+        releaseAddress()
+        core.metrics.refused(reason: refusal.reason)
+        refuse(
+            .notAdmitted,
+            .error(
+                refusal.status, HTTPResponse.reasonPhrase(for: refusal.status), refusal.message,
+                headers: refusal.headers.map { HTTPHeaderField($0.name, $0.value) }),
+            counted: false,
+            context: context)
     }
 
     func startSession(request: WebSocketRequest, route: WebSocketRouter.Route, context: ChannelHandlerContext) {
@@ -243,9 +303,11 @@ extension WebSocketConnectionHandler {
         if let key = countedEndpointKey.take() { core.gate.release(address: key) }
     }
 
-    func refuse(_ refusal: HandshakeRefusal, _ response: HTTPResponse, context: ChannelHandlerContext) {
+    func refuse(
+        _ refusal: HandshakeRefusal, _ response: HTTPResponse, counted: Bool = true, context: ChannelHandlerContext
+    ) {
         logger.debug("handshake refused", metadata: ["reason": "\(refusal.rawValue)", "status": "\(response.status)"])
-        core.metrics.refused(refusal)
+        if counted { core.metrics.refused(refusal) }
         phase = .closed
         pending = nil
         var buffer = context.channel.allocator.buffer(capacity: 256)

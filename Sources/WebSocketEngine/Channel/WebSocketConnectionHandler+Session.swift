@@ -151,6 +151,12 @@ extension WebSocketConnectionHandler {
     /// Server shutdown: close with `reason` (1001 Going Away).
     func goAway(_ reason: CloseReason) {
         guard let context else { return }
+        // Still waiting for an admission check: no session yet, nothing to say goodbye on.
+        if case .admitting = phase {
+            phase = .closed
+            context.close(promise: nil)
+            return
+        }
         if let action = machine?.close(reason) { perform(action, context: context) }
     }
 }

@@ -16,6 +16,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         /// Writing a plain HTTP response: later bytes wait in `pending` (pipelined requests are answered
         /// in order) and reading stops until the response is out.
         case responding
+        /// The route's asynchronous admission runs: nothing is read until it answers.
+        case admitting
         case open
         case closed
     }
@@ -176,10 +178,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             readPending = true
             return
         }
-        // While a plain response is written, the next request waits in the socket.
-        if case .responding = phase {
+        // While a plain response is written or an admission check runs, the next bytes wait in the socket.
+        switch phase {
+        case .responding, .admitting:
             readPending = true
             return
+        case .handshake, .open, .closed:
+            break
         }
         context.read()
     }
@@ -222,13 +227,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 switch phase {
                 case .handshake: continue
                 case .open: drainFrames(context: context)
-                case .responding, .closed: break
+                case .responding, .admitting, .closed: break
                 }
                 return
             case .open:
                 drainFrames(context: context)
                 return
-            case .responding:
+            case .responding, .admitting:
                 return
             case .closed:
                 pending = nil

@@ -13,7 +13,7 @@ import NIOConcurrencyHelpers
 final class EngineMetrics: Sendable {
     private let factory: any MetricsFactory
     private let endpoints = NIOLockedValueBox<[String: EndpointMetrics]>([:])
-    private let refusals = NIOLockedValueBox<[HandshakeRefusal: Counter]>([:])
+    private let refusals = NIOLockedValueBox<[String: Counter]>([:])
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -31,10 +31,15 @@ final class EngineMetrics: Sendable {
 
     /// Counts a refused handshake.
     func refused(_ reason: HandshakeRefusal) {
+        refused(reason: reason.rawValue)
+    }
+
+    /// Counts a refused handshake under a reason an admission check named.
+    func refused(reason: String) {
         let counter = refusals.withLockedValue { all in
             if let existing = all[reason] { return existing }
             let made = Counter(
-                label: "wsgate_handshakes_refused_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+                label: "wsgate_handshakes_refused_total", dimensions: [("reason", reason)], factory: factory)
             all[reason] = made
             return made
         }

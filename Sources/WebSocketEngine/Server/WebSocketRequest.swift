@@ -15,7 +15,9 @@ public struct WebSocketRequest: Sendable {
     /// The client's port, when known.
     public let remotePort: Int?
     /// The subprotocol the server selected, if any.
-    public let subprotocol: String?
+    public internal(set) var subprotocol: String?
+    /// What the route's asynchronous admission granted (``AdmissionGrant/value``), if anything.
+    public internal(set) var admitted: (any Sendable)?
 
     /// The first value of a header (names compare case-insensitively).
     public func header(_ name: String) -> String? {

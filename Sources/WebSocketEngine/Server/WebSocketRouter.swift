@@ -3,17 +3,78 @@
 public typealias WebSocketHandler = @Sendable (WebSocketSession) async throws -> Void
 
 /// A route's decision, made before the handshake is answered: accept, or refuse with an HTTP error.
-public enum Admission: Sendable, Equatable {
+public enum Admission: Sendable {
     /// Answer 101 and start the session.
     case accept
-    /// Answer with this HTTP status and a plain-text message, and close.
-    case refuse(status: Int, message: String)
+    /// Answer 101 and start the session with what the check found (see ``AdmissionGrant``).
+    case grant(AdmissionGrant)
+    /// Answer with an HTTP error and close.
+    case refuse(AdmissionRefusal)
+
+    /// Refuses with `status` and a plain-text `message`, counted as `not_admitted`.
+    public static func refuse(status: Int, message: String) -> Admission {
+        .refuse(AdmissionRefusal(status: status, message: message))
+    }
+}
+
+/// What an admission check hands to the session it admits.
+public struct AdmissionGrant: Sendable {
+    /// Travels to the session as ``WebSocketRequest/admitted`` (claims of a token, an upstream session).
+    public var value: (any Sendable)?
+    /// Replaces the subprotocol the handshake selected (`.some(nil)`: none); nil keeps it.
+    public var subprotocol: String??
+    /// Extra header fields for the 101 response.
+    public var headers: [(name: String, value: String)]
+    /// Called when the grant is not used because the client went away while the check ran: release
+    /// what `value` holds.
+    public var abandoned: (@Sendable () -> Void)?
+
+    /// A grant; every part is optional.
+    public init(
+        value: (any Sendable)? = nil,
+        subprotocol: String?? = nil,
+        headers: [(name: String, value: String)] = [],
+        abandoned: (@Sendable () -> Void)? = nil
+    ) {
+        self.value = value
+        self.subprotocol = subprotocol
+        self.headers = headers
+        self.abandoned = abandoned
+    }
+}
+
+/// An HTTP refusal of an upgrade request.
+public struct AdmissionRefusal: Sendable {
+    /// The HTTP status (4xx or 5xx).
+    public var status: Int
+    /// A plain-text body: what happened and what to do.
+    public var message: String
+    /// Extra header fields (`WWW-Authenticate`, `Retry-After`).
+    public var headers: [(name: String, value: String)]
+    /// The `reason` label of `wsgate_handshakes_refused_total` (a fixed word: it is a metric dimension).
+    public var reason: String
+
+    /// A refusal; `reason` defaults to `not_admitted`.
+    public init(
+        status: Int, message: String, headers: [(name: String, value: String)] = [], reason: String = "not_admitted"
+    ) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+        self.reason = reason
+    }
 }
 
 /// Decides, synchronously and before the 101, whether a request may open a session (a slot limit,
 /// a resource that must exist). A route that admits a request is told again through its handler,
 /// which always runs after an accepted handshake.
 public typealias WebSocketAdmission = @Sendable (WebSocketRequest) -> Admission
+
+/// Decides asynchronously, after ``WebSocketAdmission`` accepted and before the 101, whether a request
+/// may open a session: a token check that fetches keys, a webhook, a connection to an upstream. The
+/// connection reads nothing meanwhile; a client that goes away meanwhile gets nothing and the grant's
+/// ``AdmissionGrant/abandoned`` runs.
+public typealias WebSocketAsyncAdmission = @Sendable (WebSocketRequest) async -> Admission
 
 /// The routes of a server: `webSocket("/path") { session in … }`, as in Ktor's routing block.
 public struct WebSocketRouter: Sendable {
@@ -28,6 +89,7 @@ public struct WebSocketRouter: Sendable {
         /// Subprotocols in preference order.
         public let subprotocols: [String]
         let admission: WebSocketAdmission?
+        let asyncAdmission: WebSocketAsyncAdmission?
         let handler: WebSocketHandler
     }
 
@@ -51,13 +113,15 @@ public struct WebSocketRouter: Sendable {
     }
 
     /// Adds a WebSocket endpoint at `path` (literal, or a template such as `/chat/{room}`); `admission`,
-    /// when given, may refuse a request with an HTTP error before the handshake is answered.
+    /// when given, may refuse a request with an HTTP error before the handshake is answered;
+    /// `asyncAdmission`, when given, runs after it and may also grant the session a value.
     public mutating func webSocket(
         _ path: String,
         options: WebSocketOptions = WebSocketOptions(),
         allowedOrigins: [String] = ["*"],
         subprotocols: [String] = [],
         admission: WebSocketAdmission? = nil,
+        asyncAdmission: WebSocketAsyncAdmission? = nil,
         handler: @escaping WebSocketHandler
     ) throws(RouteError) {
         let template: PathTemplate
@@ -75,6 +139,7 @@ public struct WebSocketRouter: Sendable {
             allowedOrigins: allowedOrigins,
             subprotocols: subprotocols,
             admission: admission,
+            asyncAdmission: asyncAdmission,
             handler: handler
         )
         if template.isLiteral {
