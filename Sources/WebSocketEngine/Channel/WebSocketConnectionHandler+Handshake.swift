@@ -108,7 +108,8 @@ extension WebSocketConnectionHandler {
                 case .refuse(let refusal):
                     handler.refuseAdmission(refusal, context: context)
                 case .accept:
-                    handler.open(head, route: route, request: request, acceptKey: acceptKey, headers: [], context: context)
+                    handler.open(
+                        head, route: route, request: request, acceptKey: acceptKey, headers: [], context: context)
                     handler.afterAdmission(context: context)
                 case .grant(let grant):
                     if let chosen = grant.subprotocol { request.subprotocol = chosen }
