@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "wsgate", targets: ["wsgate"]),
         .library(name: "WebSocketEngine", targets: ["WebSocketEngine"]),
+        .library(name: "WebSocketClient", targets: ["WebSocketClient"]),
         .library(name: "WebSocketTesting", targets: ["WebSocketTesting"]),
         .library(name: "GatewayConfig", targets: ["GatewayConfig"]),
         .library(name: "Gateway", targets: ["Gateway"]),
@@ -38,6 +39,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
+        // The public WebSocket client (ws:// and wss://) on the engine's protocol core.
+        .target(
+            name: "WebSocketClient",
+            dependencies: [
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -94,6 +106,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "WebSocketEngine",
+                "WebSocketClient",
                 "GatewayConfig",
                 "Broker",
                 "RedisClient",
@@ -153,6 +166,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "wsgate", dependencies: ["WSGateCommand"]),
+        // The Autobahn client cases' client under test (scripts/autobahn-client).
+        .executableTarget(
+            name: "wsgate-autobahn-client",
+            dependencies: ["WebSocketClient", "WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // examples/custom-extension: a third-party extension and a wsgate build that registers it.
         .target(
             name: "FlipExtension",
@@ -176,6 +194,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WebSocketClientTests",
+            dependencies: [
+                "WebSocketClient", "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            exclude: ["python_server.py"]
         ),
         .testTarget(name: "WebSocketTestingTests", dependencies: ["WebSocketTesting", "WebSocketEngine"]),
         .testTarget(

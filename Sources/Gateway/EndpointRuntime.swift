@@ -12,6 +12,7 @@ final class EndpointRuntime: Sendable {
     let kind: EndpointKind
     let options: WebSocketOptions
     let admission: WebSocketAdmission?
+    let asyncAdmission: WebSocketAsyncAdmission?
     let hub: RoomHub?
     private let shared: SharedProcess?
     private let processes: ProcessEndpoint?
@@ -22,7 +23,8 @@ final class EndpointRuntime: Sendable {
         _ endpoint: EndpointConfiguration,
         extensions: ExtensionRegistry,
         logger: Logger,
-        broker: GatewayBroker? = nil
+        broker: GatewayBroker? = nil,
+        secure: Bool = false
     ) throws {
         path = endpoint.path
         settings = endpoint.settings
@@ -31,6 +33,7 @@ final class EndpointRuntime: Sendable {
         options.extensions = try extensions.factories(for: endpoint.settings.extensions)
         self.options = options
         var admission: WebSocketAdmission?
+        var asyncAdmission: WebSocketAsyncAdmission?
         var hub: RoomHub?
         var shared: SharedProcess?
         var processes: ProcessEndpoint?
@@ -52,6 +55,11 @@ final class EndpointRuntime: Sendable {
         case .staticFiles:
             // Files are a plain HTTP tree (`StaticFiles`), routed by `GatewayApplication`, never a session.
             throw GatewayError("endpoint \(endpoint.path) serves files, not WebSocket sessions")
+        case .proxy(let settings):
+            let proxy = ProxyEndpoint(
+                settings: settings, path: endpoint.path, options: options, secure: secure, logger: logger)
+            asyncAdmission = { request in await proxy.admit(request) }
+            serve = { session in try await proxy.handle(session) }
         case .process(let settings):
             let process = ProcessEndpoint(
                 settings: settings, path: endpoint.path, maxMessageSize: options.maxMessageSize, logger: logger)
@@ -60,6 +68,7 @@ final class EndpointRuntime: Sendable {
             serve = { session in try await process.handle(session) }
         }
         self.admission = admission
+        self.asyncAdmission = asyncAdmission
         self.hub = hub
         self.shared = shared
         self.processes = processes

@@ -54,7 +54,9 @@ public final class GatewayApplication: Sendable {
             if let kept = previous?.endpoints[endpoint.path], kept.serves(endpoint) {
                 runtime = kept
             } else {
-                runtime = try EndpointRuntime(endpoint, extensions: extensions, logger: logger, broker: broker)
+                runtime = try EndpointRuntime(
+                    endpoint, extensions: extensions, logger: logger, broker: broker,
+                    secure: configuration.server.tls != nil)
             }
             endpoints[endpoint.path] = runtime
             try router.webSocket(
@@ -63,6 +65,7 @@ public final class GatewayApplication: Sendable {
                 allowedOrigins: endpoint.settings.allowedOrigins,
                 subprotocols: endpoint.settings.subprotocols,
                 admission: runtime.admission,
+                asyncAdmission: runtime.asyncAdmission,
                 handler: runtime.handler
             )
         }

@@ -300,6 +300,7 @@ extension EndpointKind {
         case .broadcast: return "broadcast"
         case .process: return "process"
         case .staticFiles: return "static"
+        case .proxy: return "proxy"
         }
     }
 }

@@ -382,6 +382,7 @@ public enum ConfigLoader {
             var broadcast = BroadcastSettings()
             var process = ProcessSettings()
             var files = StaticSettings()
+            var proxy = ProxySettings()
             var template: PathTemplate?
             for (key, _, value) in entries {
                 if isStatic && key != "path" {
@@ -391,6 +392,10 @@ public enum ConfigLoader {
                 if !isStatic && applySetting(key, value, path, into: &settings, reader: &reader) { continue }
                 if type == "broadcast" && key != "path" {
                     readBroadcastKey(key, value, "\(path).\(key)", into: &broadcast, reader: &reader)
+                    continue
+                }
+                if type == "proxy" && key != "path" {
+                    readProxyKey(key, value, "\(path).\(key)", into: &proxy, reader: &reader)
                     continue
                 }
                 if type == "process" && key != "path" {
@@ -445,6 +450,9 @@ public enum ConfigLoader {
             if type == "process" {
                 checkProcess(&process, at: item, path, baseDirectory: baseDirectory, reader: &reader)
             }
+            if type == "proxy" && !entries.contains(where: { $0.key == "upstream" }) {
+                reader.error(item, "\(path) has no 'upstream'", hint: "add e.g. 'upstream: ws://backend:9000/live'")
+            }
             if isStatic {
                 checkStatic(&files, at: item, entries: entries, path, baseDirectory: baseDirectory, reader: &reader)
             } else {
@@ -462,7 +470,8 @@ public enum ConfigLoader {
                     kind: isStatic
                         ? .staticFiles(files)
                         : type == "broadcast"
-                            ? .broadcast(broadcast) : type == "process" ? .process(process) : .echo(echo),
+                            ? .broadcast(broadcast)
+                            : type == "process" ? .process(process) : type == "proxy" ? .proxy(proxy) : .echo(echo),
                     location: reader.location(item))
             )
         }

@@ -37,6 +37,7 @@ extension ConfigReference {
         table("`announce:` (broadcast)", "announce.", announce)
         table("`type: process`", "", process)
         table("`type: static` (no session settings; may share its path with a WebSocket endpoint)", "", staticFiles)
+        table("`type: proxy` (see [proxy.md](proxy.md))", "", proxy)
         return out
     }
 
@@ -50,6 +51,7 @@ extension ConfigReference {
         case .hostPort: return "host:port"
         case .integer(let range): return "int \(range.lowerBound)–\(range.upperBound)"
         case .stringList: return "list of text"
+        case .stringOrList: return "text or list of text"
         case .oneOf(let values): return values.map { "`\($0)`" }.joined(separator: " or ")
         case .nullable(let inner): return "\(describe(inner)) or null"
         case .object: return "mapping"

@@ -10,6 +10,8 @@ public enum ConfigReference {
         case string, boolean, duration, size, hostPort, template
         case integer(ClosedRange<Int>)
         case stringList
+        /// One text value, or a list of them.
+        case stringOrList
         case oneOf([String])
         case nullable(ValueType)
         case object([Key])
@@ -359,9 +361,25 @@ public enum ConfigReference {
             "the file served for a directory's path; null: directories are 404"),
     ]
 
+    static let proxyDefaults = ProxySettings()
+
+    /// The keys of `type: proxy`.
+    public static let proxy: [Key] = [
+        Key(
+            "upstream", .stringOrList, nil,
+            "ws:// or wss:// URL of the WebSocket service; a list is used round robin", required: true),
+        Key(
+            "connect_timeout", .duration, duration(proxyDefaults.connectTimeout),
+            "longest wait to connect and upgrade to the upstream; beyond it the client gets HTTP 504"),
+        Key(
+            "pass_headers", .stringList, "[]",
+            "request headers copied to the upstream (X-Forwarded-For, -Proto and -Host are always set)"),
+    ]
+
     /// The endpoint types and their own keys.
     public static let endpointTypes: [(name: String, keys: [Key])] = [
         ("echo", echo), ("broadcast", broadcast), ("process", process), ("static", staticFiles),
+        ("proxy", proxy),
     ]
 
     /// The endpoint types that serve files, not WebSocket sessions: they take no session settings

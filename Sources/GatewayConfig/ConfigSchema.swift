@@ -51,6 +51,8 @@ public enum ConfigSchema {
             return orInterpolated(["type": "integer", "minimum": range.lowerBound, "maximum": range.upperBound])
         case .stringList:
             return ["type": "array", "items": ["type": "string"]]
+        case .stringOrList:
+            return ["anyOf": [["type": "string"], ["type": "array", "items": ["type": "string"], "minItems": 1]]]
         case .oneOf(let values):
             return orInterpolated(["enum": values])
         case .nullable(let inner):

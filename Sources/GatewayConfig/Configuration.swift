@@ -292,11 +292,30 @@ public enum EndpointKind: Sendable, Equatable {
     case process(ProcessSettings)
     /// `type: static`: files for plain HTTP requests; may share its path with a WebSocket endpoint.
     case staticFiles(StaticSettings)
+    /// `type: proxy`.
+    case proxy(ProxySettings)
 
     /// Whether it serves WebSocket sessions (every type but `static`).
     public var isWebSocket: Bool {
         if case .staticFiles = self { return false }
         return true
+    }
+}
+
+/// `type: proxy` — each client session opens one session to an upstream WebSocket service and messages
+/// pass both ways (docs/proxy.md).
+public struct ProxySettings: Sendable, Equatable {
+    /// `upstream`: the ws:// or wss:// URLs, used round robin. Required.
+    public var upstreams: [String] = []
+    /// `connect_timeout`: longest wait for the upstream's TCP connection and its 101. Default 5 s.
+    public var connectTimeout: Duration = .seconds(5)
+    /// `pass_headers`: request header names copied to the upstream request. Default none.
+    public var passHeaders: [String] = []
+
+    public init(upstreams: [String] = [], connectTimeout: Duration = .seconds(5), passHeaders: [String] = []) {
+        self.upstreams = upstreams
+        self.connectTimeout = connectTimeout
+        self.passHeaders = passHeaders
     }
 }
 

@@ -37,12 +37,6 @@ struct ClientHandshake: Sendable {
         request = ByteBuffer(string: text)
     }
 
-    /// A fresh `Sec-WebSocket-Key`: 16 random bytes in base64.
-    static func randomKey<R: RandomNumberGenerator>(using generator: inout R) -> String {
-        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return base64(bytes)
-    }
-
     /// Reads the response head from `buffer` (consuming it); nil while it is incomplete.
     func readResponse(from buffer: inout ByteBuffer, deflateOffered: Bool) throws(Refusal) -> Agreement? {
         let view = buffer.readableBytesView
@@ -84,26 +78,6 @@ struct ClientHandshake: Sendable {
                 serverNoContextTakeover: offer.parameters.contains { $0.name == "server_no_context_takeover" })
         }
         return agreement
-    }
-
-    private static func base64(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var output: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var word: UInt32 = 0
-            for (offset, byte) in chunk.enumerated() { word |= UInt32(byte) << (16 - 8 * UInt32(offset)) }
-            for position in 0..<4 {
-                if position <= chunk.count {
-                    output.append(alphabet[Int((word >> (18 - 6 * UInt32(position))) & 0x3F)])
-                } else {
-                    output.append(UInt8(ascii: "="))
-                }
-            }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }
 

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import WebSocketEngine
 
 /// Runs one benchmark plan against a server and reports what it measured.
 ///
@@ -229,7 +230,7 @@ public struct LoadGenerator: Sendable {
         var random = SystemRandomNumberGenerator()
         let url = plan.url(for: index)
         let handshake = ClientHandshake(
-            url: url, deflate: plan.deflate, key: ClientHandshake.randomKey(using: &random))
+            url: url, deflate: plan.deflate, key: WebSocketEngine.ClientHandshake.randomKey(using: &random))
         let seed = random.next()
         let connected: (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>)
         do {

@@ -203,6 +203,23 @@ extension WebSocketConnectionHandler {
     }
 
     func startSession(request: WebSocketRequest, route: WebSocketRouter.Route, context: ChannelHandlerContext) {
+        let session = makeSession(request: request, context: context)
+        let handler = route.handler
+        let logger = self.logger
+        let executor = configuration.handlersRunOnEventLoop ? core.executor(for: context.eventLoop) : nil
+        Task(executorPreference: executor) {
+            do {
+                try await handler(session)
+                await session.close(CloseReason(.normal))
+            } catch {
+                logger.warning("session handler failed", metadata: ["error": "\(error)"])
+                await session.close(CloseReason(.internalError, "handler failed"))
+            }
+        }
+    }
+
+    /// The session API over this connection (server or client side).
+    func makeSession(request: WebSocketRequest, context: ChannelHandlerContext) -> WebSocketSession {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let delegate = InboundDelegate(connection: bound, eventLoop: context.eventLoop)
         let made = WebSocketSession.Incoming.Producer.makeSequence(
@@ -220,18 +237,7 @@ extension WebSocketConnectionHandler {
             eventLoop: context.eventLoop,
             closed: closed
         )
-        let handler = route.handler
-        let logger = self.logger
-        let executor = configuration.handlersRunOnEventLoop ? core.executor(for: context.eventLoop) : nil
-        Task(executorPreference: executor) {
-            do {
-                try await handler(session)
-                await session.close(CloseReason(.normal))
-            } catch {
-                logger.warning("session handler failed", metadata: ["error": "\(error)"])
-                await session.close(CloseReason(.internalError, "handler failed"))
-            }
-        }
+        return session
     }
 
     /// Applies the server's ``ConnectionLimits``; refuses with 429 or 503 and returns false when one is

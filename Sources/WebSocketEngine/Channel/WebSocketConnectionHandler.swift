@@ -94,6 +94,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // A client connection whose connect failed never saw channelInactive (completing twice is a no-op).
+        closePromise?.succeed(CloseReason(.abnormalClosure))
     }
 
     func channelActive(context: ChannelHandlerContext) {

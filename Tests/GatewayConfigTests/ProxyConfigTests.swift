@@ -1,0 +1,47 @@
+import GatewayConfig
+import Testing
+
+@Suite struct ProxyConfigTests {
+    @Test func aProxyEndpoint_readsItsUpstreamsTimeoutAndHeaders() throws {
+        let loaded = try parse(
+            """
+            version: 1
+            endpoints:
+              - path: /live
+                type: proxy
+                upstream: [ws://a:9000/live, "wss://b/live?v=2"]
+                connect_timeout: 2s
+                pass_headers: [Authorization, X-Token]
+              - path: /one
+                type: proxy
+                upstream: ws://backend:9000/one
+            """)
+        let endpoints = loaded.configuration.endpoints
+        #expect(
+            endpoints[0].kind
+                == .proxy(
+                    ProxySettings(
+                        upstreams: ["ws://a:9000/live", "wss://b/live?v=2"], connectTimeout: .seconds(2),
+                        passHeaders: ["Authorization", "X-Token"])))
+        #expect(endpoints[1].kind == .proxy(ProxySettings(upstreams: ["ws://backend:9000/one"])))
+    }
+
+    @Test func badUpstreams_areRefusedWithTheirPlace() {
+        #expect(
+            problems("version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: http://a/x }\n")
+                == [
+                    "3:40 endpoints[0].upstream: 'http://a/x' is not a ws:// or wss:// URL | write e.g. 'ws://backend:9000/live' or 'wss://…'"
+                ])
+        #expect(
+            problems("version: 1\nendpoints:\n  - { path: /p, type: proxy }\n")
+                == ["3:5 endpoints[0] has no 'upstream' | add e.g. 'upstream: ws://backend:9000/live'"])
+        #expect(
+            problems("version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: 'ws://a:99999/' }\n").first?
+                .contains("invalid port") == true)
+        #expect(
+            problems(
+                "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, pass_headers: ['a b'] }\n"
+            )
+            .first?.contains("is not a header name") == true)
+    }
+}

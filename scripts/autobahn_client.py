@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Autobahn TestSuite client cases: kosoku's fuzzingserver mode against a client under test.
+
+Usage: autobahn_client.py --outdir DIR [--cases LIST] [--exclude LIST] [--timeout SECS] -- CLIENT [ARGS...]
+
+Starts the fuzzing server on a free port of 127.0.0.1, runs CLIENT with "{url}" in its arguments
+replaced by the server's ws:// URL (the client reads /getCaseCount, runs /runCase?case=N for each case
+and asks /updateReports), then writes kosoku's report (index.json and per-case files, the format
+scripts/autobahn_summary.py reads) into DIR. Exit status: 0 when the client ran every case, 1 when it
+failed or timed out, 2 on bad arguments. Verdicts are judged by autobahn_summary.py.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import os
+import sys
+
+from kosoku import FailureError, run_fuzzingserver
+from kosoku._report import write_reports
+
+
+def patterns(text: str) -> list[str]:
+    return [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--outdir", required=True)
+    parser.add_argument("--cases", default="")
+    parser.add_argument("--exclude", default="")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("client", nargs="+")
+    args = parser.parse_args()
+
+    os.makedirs(args.outdir, exist_ok=True)
+    for pattern in ("*_case_*.json", "*_case_*.html", "index.json", "index.html", "autobahn-run.json"):
+        for path in glob.glob(os.path.join(args.outdir, pattern)):
+            os.remove(path)
+    failed = False
+    results = None
+    try:
+        async with run_fuzzingserver(
+            patterns(args.cases) or None, patterns(args.exclude) or None, host="127.0.0.1", port=0
+        ) as server:
+            url = f"ws://{server.address}:{server.port}"
+            command = [part.replace("{url}", url) for part in args.client]
+            print(f"autobahn-client: fuzzing server at {url}; running {' '.join(command)}", flush=True)
+            client = await asyncio.create_subprocess_exec(*command)
+            try:
+                code = await asyncio.wait_for(client.wait(), args.timeout)
+            except asyncio.TimeoutError:
+                client.kill()
+                await client.wait()
+                print(f"autobahn-client: the client did not finish within {args.timeout:.0f} s", file=sys.stderr)
+                return 1
+            if code != 0:
+                print(f"autobahn-client: the client exited with status {code}", file=sys.stderr)
+                failed = True
+            results = await asyncio.wait_for(server.get_result(), 60)
+    except FailureError as failure:
+        # Raised when a case FAILED; the summary lists them.
+        results = failure.results
+    if results:
+        write_reports(results, args.outdir)
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
