@@ -202,8 +202,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
-            exclude: ["python_server.py"]
+            ]
         ),
         .testTarget(name: "WebSocketTestingTests", dependencies: ["WebSocketTesting", "WebSocketEngine"]),
         .testTarget(
