@@ -46,6 +46,12 @@ func echoRouter(maxMessageSize: Int = 4 << 20) throws -> WebSocketRouter {
         }
         try await session.send(seen.joined(separator: ";") + ";query=\(session.request.query)")
     }
+    try router.get("/moved") { _ in
+        PlainHTTPResponse(status: 302, contentType: "text/plain", text: "moved\n", headers: ["Location": "/echo"])
+    }
+    try router.get("/loop") { _ in
+        PlainHTTPResponse(status: 307, contentType: "text/plain", text: "again\n", headers: ["Location": "/loop"])
+    }
     return router
 }
 

@@ -75,6 +75,30 @@ import WebSocketEngine
         }
     }
 
+    @Test func redirects_areRefusedByDefault_andFollowedOnlyWhenAsked() async throws {
+        try await withServer(try echoRouter()) { _, port in
+            await #expect {
+                _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/moved")
+            } throws: { error in
+                guard case .redirected(302, "/echo") = error as? WebSocketClientError else { return false }
+                return true
+            }
+            let followed = try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/moved", options: WebSocketClientOptions(maxRedirects: 1))
+            #expect(followed.request.path == "/echo")
+            try await followed.send("after redirect")
+            #expect(await nextText(followed) == "after redirect")
+            await followed.close()
+            await #expect {
+                _ = try await WebSocketClient.connect(
+                    url: "ws://127.0.0.1:\(port)/loop", options: WebSocketClientOptions(maxRedirects: 3))
+            } throws: { error in
+                guard case .tooManyRedirects(3) = error as? WebSocketClientError else { return false }
+                return true
+            }
+        }
+    }
+
     @Test func aClosedPort_isUnreachable_andABadURLIsRefused() async throws {
         // A port bound and closed again: nothing listens there.
         let port = try await closedPort()
