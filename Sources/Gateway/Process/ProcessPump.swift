@@ -40,9 +40,9 @@ struct ProcessPump: Sendable {
         func write(_ frame: Frame) async -> Bool {
             switch frame {
             case .text(let buffer) where mode == .text:
-                return await write([buffer, Self.newline])
+                return await stdin.write(buffer, newline: true)
             case .text(let buffer), .binary(let buffer):
-                return await write([buffer])
+                return await stdin.write(buffer, newline: false)
             case .close, .ping, .pong:
                 return true
             }
@@ -50,14 +50,8 @@ struct ProcessPump: Sendable {
 
         /// Writes bytes as they are.
         func write(_ bytes: [UInt8]) async -> Bool {
-            await write([ByteBuffer(bytes: bytes)])
+            await stdin.write(ByteBuffer(bytes: bytes), newline: false)
         }
-
-        private func write(_ buffers: [ByteBuffer]) async -> Bool {
-            await stdin.write(buffers)
-        }
-
-        private static let newline = ByteBuffer(integer: UInt8(0x0A))
     }
 
     /// Starts `spec` on `loop` and runs it to its end; returns how it ended.
