@@ -168,7 +168,8 @@ public enum ConfigReference {
             "server_no_context_takeover",
             .boolean,
             "\(deflateDefaults.serverNoContextTakeover)",
-            "reset the server's compressor after every message (also when the client asks)"
+            "compress each message on its own: no compressor per session, one compression per broadcast "
+                + "(false: better ratio on small repetitive messages, a compressor per session; also when the client asks)"
         ),
         Key(
             "client_no_context_takeover",
@@ -187,6 +188,12 @@ public enum ConfigReference {
             .integer(8...15),
             "\(deflateDefaults.clientMaxWindowBits)",
             "window clients are asked to keep to, when they offer to be limited"
+        ),
+        Key(
+            "memory_level",
+            .integer(1...9),
+            "\(deflateDefaults.memoryLevel)",
+            "zlib memory level of a compressor that keeps its context (lower: less memory, slower)"
         ),
     ]
 
