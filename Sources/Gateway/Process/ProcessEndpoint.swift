@@ -213,14 +213,4 @@ struct LineSplitter {
         pending = ByteBuffer()
         return line
     }
-
-    /// Byte arrays in and out (tests).
-    mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
-        append(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) }
-    }
-
-    /// The last line when the stream ended without "\n" (tests).
-    mutating func finish() -> [UInt8]? {
-        finishBuffer().map { Array($0.readableBytesView) }
-    }
 }
