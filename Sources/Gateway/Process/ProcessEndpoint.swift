@@ -78,15 +78,14 @@ final class ProcessEndpoint: Sendable {
             mode: settings.mode, maxMessageSize: maxMessageSize, grace: settings.closeGrace, logger: logger)
         let spec = ProcessIO.spec(executable, settings, variables: environment(for: session.request))
         let status: ProcessExit
-        let pid = NIOLockedValueBox<pid_t?>(nil)
         do {
             status = try await pump.run(
                 spec, on: session.eventLoop,
-                started: { started in
+                started: { pid in
                     metrics.started()
-                    pid.withLockedValue { $0 = started }
-                    live.withLockedValue { _ = $0.insert(started) }
+                    live.withLockedValue { _ = $0.insert(pid) }
                 },
+                ended: { pid in live.withLockedValue { _ = $0.remove(pid) } },
                 // Client → stdin; when the client is gone: EOF, then SIGTERM, then SIGKILL.
                 feed: { stdin in
                     for await frame in session.incoming {
@@ -99,7 +98,6 @@ final class ProcessEndpoint: Sendable {
                 emit: { frame in try? await session.send(frame) }
             )
             metrics.running.decrement()
-            if let started = pid.withLockedValue({ $0 }) { live.withLockedValue { _ = $0.remove(started) } }
             metrics.ended(status)
         } catch {
             metrics.failed.increment()

@@ -57,6 +57,7 @@ struct ProcessPump: Sendable {
     /// Starts `spec` on `loop` and runs it to its end; returns how it ended.
     /// - Parameters:
     ///   - started: called with the child's pid once it runs.
+    ///   - ended: called with the same pid when the run ends, however it ends.
     ///   - feed: writes to stdin until its source ends; cancelled when the run ends.
     ///   - emit: sends one message made from stdout; returns when the next may be sent.
     /// - Throws: ``SpawnError`` when the child could not be started.
@@ -64,11 +65,13 @@ struct ProcessPump: Sendable {
         _ spec: ProcessSpec,
         on loop: any EventLoop,
         started: @Sendable (pid_t) -> Void = { _ in },
+        ended: @Sendable (pid_t) -> Void = { _ in },
         feed: @escaping @Sendable (Input) async -> Void,
         emit: @escaping @Sendable (Frame) async -> Void
     ) async throws -> ProcessExit {
         let child = try await ChildProcess.spawn(spec, on: loop, logger: logger)
         started(child.pid)
+        defer { ended(child.pid) }
         let escalation = Escalation(child: child, loop: loop, grace: grace)
         let mode = self.mode
         let logger = self.logger
