@@ -86,9 +86,13 @@ public struct JWTSettings: Sendable, Equatable {
         /// `public_key`: a PEM public key (RSA: RS*/PS*; EC P-256/384/521: ES256/384/512; Ed25519: EdDSA);
         /// `path` as written, `pem` the file's text read when the configuration was loaded.
         case publicKey(path: String, pem: String)
+        /// `jwks`: a JSON Web Key Set, from a file (resolved against the config file's folder) or an
+        /// http(s) URL; `caFile` (`jwks_ca`) holds the roots that a URL's certificate must chain to
+        /// (default: the system's).
+        case jwks(source: String, caFile: String?)
     }
 
-    /// The verifying key. Required (exactly one of `secret` or `public_key`).
+    /// The verifying key. Required (exactly one of `secret`, `public_key` or `jwks`).
     public var key: Key
     /// `issuer`: the `iss` a token must carry; nil (the default) accepts any.
     public var issuer: String?

@@ -61,6 +61,7 @@ extension ConfigLoader {
     static func readJWT(_ node: Node, _ name: String, reader: inout NodeReader) -> JWTSettings? {
         guard let entries = reader.mapping(node, name, known: ConfigReference.jwt.map(\.name)) else { return nil }
         var keys: [JWTSettings.Key] = []
+        var caFile: String?
         var settings = JWTSettings(key: .secret(""))
         var valid = true
         for (key, _, value) in entries {
@@ -75,7 +76,8 @@ extension ConfigLoader {
                 if text.utf8.count < 32 {
                     reader.error(
                         value, "\(qualified) is \(text.utf8.count) bytes; an HMAC secret this short can be guessed",
-                        hint: "use at least 32 bytes, e.g. secret: ${JWT_SECRET} with JWT_SECRET=$(openssl rand -hex 32)")
+                        hint:
+                            "use at least 32 bytes, e.g. secret: ${JWT_SECRET} with JWT_SECRET=$(openssl rand -hex 32)")
                     valid = false
                 }
                 keys.append(.secret(text))
@@ -100,6 +102,38 @@ extension ConfigLoader {
                     continue
                 }
                 keys.append(.publicKey(path: text, pem: pem))
+            case "jwks":
+                guard let text = reader.string(value, qualified) else {
+                    valid = false
+                    continue
+                }
+                if text.hasPrefix("https://") || text.hasPrefix("http://") {
+                    keys.append(.jwks(source: text, caFile: nil))
+                } else {
+                    let path = resolve(text, against: reader.baseDirectory)
+                    guard FileManager.default.isReadableFile(atPath: path) else {
+                        reader.error(
+                            value, "\(qualified): cannot read '\(path)'",
+                            hint: "give an https:// URL or the path of a JWKS file (relative to the config file)")
+                        valid = false
+                        continue
+                    }
+                    keys.append(.jwks(source: path, caFile: nil))
+                }
+            case "jwks_ca":
+                guard let text = reader.string(value, qualified) else {
+                    valid = false
+                    continue
+                }
+                let path = resolve(text, against: reader.baseDirectory)
+                if FileManager.default.isReadableFile(atPath: path) {
+                    caFile = path
+                } else {
+                    reader.error(
+                        value, "\(qualified): cannot read '\(path)'",
+                        hint: "give the PEM file of the CA that signed the JWKS server's certificate")
+                    valid = false
+                }
             case "issuer":
                 if let v = reader.string(value, qualified) { settings.issuer = v } else { valid = false }
             case "audience":
@@ -135,14 +169,23 @@ extension ConfigLoader {
                 break
             }
         }
-        let written = entries.filter { $0.key == "secret" || $0.key == "public_key" }.count
+        let written = entries.filter { ["secret", "public_key", "jwks"].contains($0.key) }.count
         guard written == 1 else {
             reader.error(
-                node, "\(name) needs exactly one of secret or public_key",
-                hint: "secret: ${JWT_SECRET} for HS256/384/512, or public_key: key.pem for RS*, PS*, ES*, EdDSA")
+                node, "\(name) needs exactly one of secret, public_key or jwks",
+                hint:
+                    "secret: ${JWT_SECRET} for HS256/384/512, public_key: key.pem for RS*, PS*, ES*, EdDSA, or jwks: https://…/jwks.json"
+            )
             return nil
         }
-        guard let key = keys.first else { return nil }
+        guard var key = keys.first else { return nil }
+        if let caFile {
+            guard case .jwks(let source, _) = key, source.hasPrefix("https://") else {
+                reader.error(node, "\(name).jwks_ca applies to an https:// jwks URL only", hint: "remove jwks_ca")
+                return nil
+            }
+            key = .jwks(source: source, caFile: caFile)
+        }
         settings.key = key
         return valid ? settings : nil
     }

@@ -212,6 +212,11 @@ public enum ConfigReference {
             "public_key", .string, nil,
             "PEM public key file (relative to the config file): RSA for RS*/PS*, EC for ES256/384/512, Ed25519 for EdDSA"
         ),
+        Key(
+            "jwks", .string, nil,
+            "a JSON Web Key Set: https:// URL (cached, refreshed every 5m, and at once for an unknown `kid`, at most every 10s) or a file"
+        ),
+        Key("jwks_ca", .string, nil, "PEM roots the jwks URL's certificate must chain to; default: the system's"),
         Key("issuer", .string, nil, "the `iss` a token must carry; default: any"),
         Key("audience", .string, nil, "a value the token's `aud` must hold; default: any"),
         Key(

@@ -4,7 +4,8 @@ import Testing
 
 private func load(_ yaml: String, base: String = "/nonexistent") throws(ConfigError) -> GatewayConfiguration {
     try ConfigLoader.parse(
-        yaml: yaml, file: "test.yaml", baseDirectory: base, environment: ["JWT_SECRET": "0123456789abcdef0123456789abcdef"]
+        yaml: yaml, file: "test.yaml", baseDirectory: base,
+        environment: ["JWT_SECRET": "0123456789abcdef0123456789abcdef"]
     ).configuration
 }
 
@@ -96,7 +97,7 @@ private func errors(_ yaml: String, base: String = "/nonexistent") -> [ConfigDia
             """)
         let messages = found.map(\.message)
         #expect(messages.contains { $0.contains("endpoints[0].auth.jwt.secret is 5 bytes") })
-        #expect(messages.contains { $0.contains("endpoints[1].auth.jwt needs exactly one of secret or public_key") })
+        #expect(messages.contains { $0.contains("endpoints[1].auth.jwt needs exactly one of secret, public_key or jwks") })
         #expect(messages.contains { $0.contains("'body:x' is not a token source") })
         #expect(messages.contains { $0.contains("cannot read '/nonexistent/missing.pem'") })
         #expect(found.contains { $0.message.contains("unknown key 'leway'") && $0.hint == "did you mean 'leeway'?" })
@@ -123,5 +124,26 @@ private func errors(_ yaml: String, base: String = "/nonexistent") -> [ConfigDia
               - { path: /a, type: echo, auth: { jwt: { public_key: bad.pem } } }
             """, base: folder.path)
         #expect(found.first?.message.contains("holds no PEM public key") == true)
+    }
+
+    @Test func jwks_isAURLOrAFile_andItsCAAppliesToHTTPSOnly() throws {
+        let configuration = try load(
+            """
+            version: 1
+            endpoints:
+              - { path: /a, type: echo, auth: { jwt: { jwks: "https://auth.example.com/jwks.json" } } }
+            """)
+        #expect(
+            configuration.endpoints[0].settings.auth?.jwt?.key
+                == .jwks(source: "https://auth.example.com/jwks.json", caFile: nil))
+        let found = errors(
+            """
+            version: 1
+            endpoints:
+              - { path: /a, type: echo, auth: { jwt: { jwks: missing.json } } }
+              - { path: /b, type: echo, auth: { jwt: { jwks: "https://a.example/j", secret: "${JWT_SECRET}" } } }
+            """)
+        #expect(found.contains { $0.message.contains("jwks: cannot read '/nonexistent/missing.json'") })
+        #expect(found.contains { $0.message.contains("needs exactly one of secret, public_key or jwks") })
     }
 }

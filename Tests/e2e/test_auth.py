@@ -3,6 +3,7 @@ by openssl at test time: every refusal with its status and metrics reason, claim
 process's environment, expiry closing with 1008, tokens never in the logs."""
 import asyncio
 import base64
+import json
 import subprocess
 import time
 
@@ -203,3 +204,98 @@ def test_validate_refuses_a_cookie_token_with_any_origin(tmp_path):
     assert result.returncode == 1
     assert "cross-site WebSocket hijacking" in result.stdout + result.stderr
     assert "allowed_origins" in result.stdout + result.stderr
+
+
+class JWKSServer:
+    """An https server (a certificate openssl makes for 127.0.0.1) serving /jwks.json from `keys`, and
+    counting the fetches."""
+
+    def __init__(self, folder):
+        import http.server
+        import ssl
+        import threading
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.crt",
+                "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", cwd=folder)
+        self.ca = str(folder / "tls.crt")
+        self.keys = []
+        self.fetches = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                owner.fetches += 1
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def jwk(private_pem, kid):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(private_pem.encode(), password=None)
+    algorithm = jwt.algorithms.RSAAlgorithm if "RSA" in type(key).__name__ else jwt.algorithms.ECAlgorithm
+    return {**json.loads(algorithm.to_jwk(key.public_key())), "kid": kid}
+
+
+def test_a_jwks_over_https_rotates_to_a_new_kid_without_a_restart(gateway_factory, tmp_path, keys):
+    server = JWKSServer(tmp_path)
+    try:
+        server.keys = [jwk(keys["rsa"][0], "k1")]
+        gateway = gateway_factory(write_config(tmp_path, f"""\
+            version: 1
+            endpoints:
+              - path: /jwks
+                type: echo
+                auth: {{ jwt: {{ jwks: "{server.url}", jwks_ca: tls.crt }} }}
+            """))
+
+        def signed(name, kid, algorithm):
+            return jwt.encode({"sub": "alice", "exp": int(time.time()) + 300}, keys[name][0], algorithm=algorithm,
+                              headers={"kid": kid})
+
+        async def scenario():
+            async with connect(gateway.url("/jwks?token=" + signed("rsa", "k1", "RS256"))) as ws:
+                await ws.send("k1")
+                assert await ws.recv() == "k1"
+            fetched = server.fetches
+            # The key server rotates to an EC key under a new kid: the first token with it triggers one
+            # refresh and is admitted.
+            server.keys = [jwk(keys["ec"][0], "k2")]
+            async with connect(gateway.url("/jwks?token=" + signed("ec", "k2", "ES256"))) as ws:
+                await ws.send("k2")
+                assert await ws.recv() == "k2"
+            assert server.fetches == fetched + 1
+            # Made-up kids right after: refused, and no more fetches (the refresh is rate-limited); the
+            # rotated-out k1 is gone too, and an RS256 token cannot pose as the EC key's.
+            for token in (signed("rsa", "bogus-1", "RS256"), signed("rsa", "bogus-2", "RS256"),
+                          signed("rsa", "k1", "RS256"), signed("rsa", "k2", "RS256")):
+                response = await refused(gateway.url("/jwks?token=" + token))
+                assert response.status_code == 401
+            assert server.fetches == fetched + 1
+
+        run(scenario())
+        text = http_get(gateway.http_url("/metrics"))[1]
+        assert metric(text, "wsgate_handshakes_refused_total", reason="token_unknown_key") == 3
+        assert metric(text, "wsgate_handshakes_refused_total", reason="token_algorithm") == 1
+    finally:
+        server.stop()

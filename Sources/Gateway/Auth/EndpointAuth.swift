@@ -33,7 +33,7 @@ struct EndpointAuth: Sendable {
         case .jwt(let jwt):
             check = TokenCheck(jwt)
             do {
-                method = .jwt(jwt, try JWTVerifier(jwt.key))
+                method = .jwt(jwt, try JWTVerifier(jwt.key, logger: logger))
             } catch {
                 throw GatewayError("endpoint \(endpoint): auth.jwt.\(error.description)")
             }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayConfig
 import JWTKit
+import Logging
 
 /// Verifies token signatures with jwt-kit, one key collection per algorithm the configured key allows,
 /// so a token is only ever verified with the algorithm its key was made for (`alg: none`, or an HMAC
@@ -20,12 +21,21 @@ final class JWTVerifier: Sendable {
         case eddsa(EdDSA.PublicKey)
     }
 
-    /// The algorithms the key verifies, by `alg` name.
+    /// The algorithms the key verifies, by `alg` name (empty with a JWKS: each of its keys says).
     let algorithms: Set<String>
     private let collections: Task<[String: JWTKeyCollection], Never>
+    /// The key set, when the key is `jwks`.
+    private let jwks: JWKSKeys?
 
     /// Parses the key now (a bad PEM fails here, at start), and builds the collections in the background.
-    init(_ key: JWTSettings.Key) throws(KeyError) {
+    init(_ key: JWTSettings.Key, logger: Logger = Logger(label: "wsgate")) throws(KeyError) {
+        if case .jwks(let source, let caFile) = key {
+            jwks = JWKSKeys(source: source, caFile: caFile, logger: logger)
+            algorithms = []
+            collections = Task { [:] }
+            return
+        }
+        jwks = nil
         let parsed = try Self.parse(key)
         let names: [String]
         switch parsed {
@@ -77,6 +87,8 @@ final class JWTVerifier: Sendable {
                 description:
                     "public_key '\(path)' is not an RSA (2048 bits or more), EC P-256/P-384/P-521 or Ed25519 public key"
             )
+        case .jwks:
+            throw KeyError(description: "jwks is not a single key")
         }
     }
 
@@ -88,8 +100,23 @@ final class JWTVerifier: Sendable {
         case .success(let parsed): header = parsed
         case .failure(let failure): return .failure(failure)
         }
-        guard algorithms.contains(header.alg), let collection = await collections.value[header.alg] else {
-            return .failure(.algorithm(String(header.alg.prefix(16))))
+        let collection: JWTKeyCollection
+        if let jwks {
+            guard let kid = header.kid else { return .failure(.malformed("the header has no kid, which a JWKS needs")) }
+            switch await jwks.key(for: kid) {
+            case .none: return .failure(.keysUnavailable)
+            case .some(.none): return .failure(.unknownKey)
+            case .some(.some(let key)):
+                guard key.algorithms.contains(header.alg) else {
+                    return .failure(.algorithm(String(header.alg.prefix(16))))
+                }
+                collection = key.collection
+            }
+        } else {
+            guard algorithms.contains(header.alg), let found = await collections.value[header.alg] else {
+                return .failure(.algorithm(String(header.alg.prefix(16))))
+            }
+            collection = found
         }
         do {
             let payload = try await collection.verify(token, as: ClaimsPayload.self)

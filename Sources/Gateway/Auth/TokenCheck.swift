@@ -15,6 +15,10 @@ enum AuthFailure: Error, Equatable {
     case issuer
     case audience
     case room(String)
+    /// The token's `kid` is not in the JWKS (after the refresh it may trigger).
+    case unknownKey
+    /// No JWKS could be loaded yet.
+    case keysUnavailable
     /// The webhook answered 401 or 403.
     case webhookRefused(Int)
     /// The webhook did not answer 2xx, 401 or 403 in time (fail closed).
@@ -33,6 +37,8 @@ enum AuthFailure: Error, Equatable {
         case .issuer: return "token_issuer"
         case .audience: return "token_audience"
         case .room: return "room_forbidden"
+        case .unknownKey: return "token_unknown_key"
+        case .keysUnavailable: return "jwks_unavailable"
         case .webhookRefused: return "webhook_refused"
         case .webhookUnavailable: return "webhook_unavailable"
         case .webhookBusy: return "webhook_busy"
@@ -51,6 +57,8 @@ enum AuthFailure: Error, Equatable {
         case .issuer: return "token issuer is not accepted"
         case .audience: return "token audience is not accepted"
         case .room(let room): return "the token does not allow room '\(room)'"
+        case .unknownKey: return "no key in the JWKS has the token's kid"
+        case .keysUnavailable: return "the token keys (JWKS) could not be loaded"
         case .webhookRefused(let status): return "the auth backend refused (\(status))"
         case .webhookUnavailable(let why): return "the auth backend could not decide (\(why))"
         case .webhookBusy: return "too many checks in flight"
@@ -61,7 +69,7 @@ enum AuthFailure: Error, Equatable {
         switch self {
         case .room: return 403
         case .webhookRefused(let status): return status
-        case .webhookUnavailable, .webhookBusy: return 503
+        case .webhookUnavailable, .webhookBusy, .keysUnavailable: return 503
         default: return 401
         }
     }
@@ -71,7 +79,7 @@ enum AuthFailure: Error, Equatable {
         let challenge: String
         let advice: String
         switch self {
-        case .webhookUnavailable, .webhookBusy:
+        case .webhookUnavailable, .webhookBusy, .keysUnavailable:
             return AdmissionRefusal(
                 status: 503, message: "Not admitted: \(message). Try again later.",
                 headers: [("Retry-After", "1")], reason: reason)
