@@ -192,8 +192,15 @@ extension ConfigLoader {
 
     /// Checks that need the endpoint's other settings: a token read from a cookie needs an origin
     /// allow-list, since a browser sends the cookie with a cross-site request too (cross-site WebSocket
-    /// hijacking).
-    static func checkAuth(_ settings: EndpointSettings, at node: Node, _ path: String, reader: inout NodeReader) {
+    /// hijacking); `rooms_claim` means something only where there are rooms.
+    static func checkAuth(
+        _ settings: EndpointSettings, type: String, at node: Node, _ path: String, reader: inout NodeReader
+    ) {
+        if let claim = settings.auth?.jwt?.roomsClaim, type != "broadcast" {
+            reader.warning(
+                node, "\(path) (type: \(type)) has no rooms: rooms_claim '\(claim)' is not checked here",
+                hint: "set rooms_claim on broadcast endpoints only (or give this endpoint 'auth:' without it)")
+        }
         let readsCookies =
             settings.auth?.jwt?.readsCookies == true
             || settings.auth?.webhook?.headers.contains { $0.lowercased() == "cookie" } == true

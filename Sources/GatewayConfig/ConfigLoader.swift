@@ -456,7 +456,7 @@ public enum ConfigLoader {
                 checkStatic(&files, at: item, entries: entries, path, baseDirectory: baseDirectory, reader: &reader)
             } else {
                 checkSettings(settings, at: item, path, inherited: defaults, reader: &reader)
-                checkAuth(settings, at: item, path, reader: &reader)
+                checkAuth(settings, type: type, at: item, path, reader: &reader)
             }
             guard let routePath else {
                 if !entries.contains(where: { $0.key == "path" }) {

@@ -97,7 +97,8 @@ private func errors(_ yaml: String, base: String = "/nonexistent") -> [ConfigDia
             """)
         let messages = found.map(\.message)
         #expect(messages.contains { $0.contains("endpoints[0].auth.jwt.secret is 5 bytes") })
-        #expect(messages.contains { $0.contains("endpoints[1].auth.jwt needs exactly one of secret, public_key or jwks") })
+        #expect(
+            messages.contains { $0.contains("endpoints[1].auth.jwt needs exactly one of secret, public_key or jwks") })
         #expect(messages.contains { $0.contains("'body:x' is not a token source") })
         #expect(messages.contains { $0.contains("cannot read '/nonexistent/missing.pem'") })
         #expect(found.contains { $0.message.contains("unknown key 'leway'") && $0.hint == "did you mean 'leeway'?" })
@@ -145,5 +146,19 @@ private func errors(_ yaml: String, base: String = "/nonexistent") -> [ConfigDia
             """)
         #expect(found.contains { $0.message.contains("jwks: cannot read '/nonexistent/missing.json'") })
         #expect(found.contains { $0.message.contains("needs exactly one of secret, public_key or jwks") })
+    }
+
+    @Test func roomsClaim_onAnEndpointWithoutRooms_isAWarning() throws {
+        let loaded = try ConfigLoader.parse(
+            yaml: """
+                version: 1
+                endpoints:
+                  - { path: /e, type: echo, auth: { jwt: { secret: "${JWT_SECRET}", rooms_claim: rooms } } }
+                """,
+            file: "test.yaml", baseDirectory: "/", environment: ["JWT_SECRET": String(repeating: "k", count: 32)])
+        #expect(
+            loaded.warnings.map(\.message) == [
+                "endpoints[0] (type: echo) has no rooms: rooms_claim 'rooms' is not checked here"
+            ])
     }
 }

@@ -88,8 +88,18 @@ import Testing
             let failure = check().check(Claims(claims), room: "team-a", now: now)
             #expect(failure?.reason == reason)
             #expect(failure?.status == status)
-            #expect(failure?.refusal.headers.first?.name == "WWW-Authenticate")
+            #expect(failure?.refusal().headers.first?.name == "WWW-Authenticate")
         }
+    }
+
+    @Test func aMissingToken_isToldWhereToPutOne() {
+        let refusal = AuthFailure.missing.refusal(sources: [.query("token"), .header("Authorization"), .subprotocol])
+        #expect(refusal.status == 401)
+        #expect(
+            refusal.message
+                == "Not admitted: no token. Send a token in ?token=<token>, or Authorization: Bearer <token>, "
+                + "or the subprotocol base64url.bearer.<token>."
+        )
     }
 
     @Test func roomPatterns() {

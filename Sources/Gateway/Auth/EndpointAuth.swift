@@ -85,6 +85,12 @@ struct EndpointAuth: Sendable {
         return .success(claims)
     }
 
+    /// Where the endpoint looks for a token (none for a webhook).
+    private var tokenSources: [JWTSettings.TokenSource] {
+        if case .jwt(let settings, _) = method { return settings.tokenFrom }
+        return []
+    }
+
     /// The asynchronous admission of the endpoint: the token first, then `next` (a process slot), whose
     /// hold `release` gives back when the client left during the check.
     func admission(
@@ -94,7 +100,7 @@ struct EndpointAuth: Sendable {
             let claims: Claims
             switch await authenticate(request) {
             case .success(let verified): claims = verified
-            case .failure(let failure): return .refuse(failure.refusal)
+            case .failure(let failure): return .refuse(failure.refusal(sources: tokenSources))
             }
             if let next {
                 switch next(request) {

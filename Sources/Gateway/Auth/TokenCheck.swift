@@ -74,8 +74,9 @@ enum AuthFailure: Error, Equatable {
         }
     }
 
-    /// The refusal: status, `WWW-Authenticate` (RFC 6750) and a text body saying what to do.
-    var refusal: AdmissionRefusal {
+    /// The refusal: status, `WWW-Authenticate` (RFC 6750) and a text body saying what to do; `sources`
+    /// (the endpoint's `token_from`) tell a client without a token where to put one.
+    func refusal(sources: [JWTSettings.TokenSource] = []) -> AdmissionRefusal {
         let challenge: String
         let advice: String
         switch self {
@@ -90,7 +91,18 @@ enum AuthFailure: Error, Equatable {
             advice = "Sign in again."
         case .missing:
             challenge = #"Bearer realm="wsgate""#
-            advice = "Send a token: ?token=…, Authorization: Bearer …, or as the endpoint's docs say."
+            let places = sources.map { source in
+                switch source {
+                case .query(let name): "?\(name)=<token>"
+                case .header(let name):
+                    name.lowercased() == "authorization" ? "Authorization: Bearer <token>" : "\(name): <token>"
+                case .cookie(let name): "the cookie \(name)"
+                case .subprotocol: "the subprotocol \(TokenExtraction.subprotocolPrefix)<token>"
+                }
+            }
+            advice =
+                places.isEmpty
+                ? "Send the credentials the endpoint expects." : "Send a token in \(places.joined(separator: ", or "))."
         case .room:
             challenge = #"Bearer realm="wsgate", error="insufficient_scope", error_description="\#(message)""#
             advice = "Ask for a token whose rooms claim lists this room."
