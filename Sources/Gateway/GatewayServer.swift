@@ -122,9 +122,19 @@ public final class GatewayServer: Sendable {
         server.replaceRouter(try gateway.router(for: configuration, application: application))
         if let settings = configuration.server.api {
             let target = LiveAPITarget(gateway)
-            let api = try await APIServer.start(
-                host: settings.listen.host, port: settings.listen.port,
-                api: BackendAPI(settings: settings, target: target), logger: logger)
+            let api: APIServer
+            do {
+                api = try await APIServer.start(
+                    host: settings.listen.host, port: settings.listen.port,
+                    api: BackendAPI(settings: settings, target: target), logger: logger)
+            } catch {
+                await server.shutdown(grace: .zero)
+                await application.shutdown()
+                await broker?.close()
+                throw GatewayError(
+                    "server.api.listen \(settings.listen): cannot listen (\(error)); choose a free port and an address of this host"
+                )
+            }
             gateway.api.withLockedValue { $0 = api }
             logger.info("backend API listening", metadata: ["address": "\(settings.listen.host):\(api.port)"])
         }

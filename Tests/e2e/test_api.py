@@ -185,3 +185,19 @@ def test_the_openapi_document_holds_against_the_running_server(single, tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "3 passed" in result.stdout  # every operation was exercised
 
+
+
+def test_an_api_port_in_use_stops_wsgate_with_a_message_that_names_it(tmp_path):
+    import socket
+
+    from conftest import wsgate_binary
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = config(tmp_path, port)
+        result = subprocess.run([wsgate_binary(), "serve", path, "--listen", f"127.0.0.1:{free_port()}"],
+                                capture_output=True, text=True, timeout=30, env={**os.environ, "WSGATE_API_KEY": KEY})
+    assert result.returncode == 1
+    assert f"server.api.listen 127.0.0.1:{port}: cannot listen" in result.stdout + result.stderr
