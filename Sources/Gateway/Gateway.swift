@@ -63,6 +63,7 @@ public final class GatewayApplication: Sendable {
                 allowedOrigins: endpoint.settings.allowedOrigins,
                 subprotocols: endpoint.settings.subprotocols,
                 admission: runtime.admission,
+                asyncAdmission: runtime.asyncAdmission,
                 handler: runtime.handler
             )
         }

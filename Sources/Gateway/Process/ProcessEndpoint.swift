@@ -61,6 +61,11 @@ final class ProcessEndpoint: Sendable {
         return .accept
     }
 
+    /// Gives back a slot ``admit(_:)`` took for a session that never started.
+    func release() {
+        running.subtract(1, ordering: .relaxed)
+    }
+
     func handle(_ session: WebSocketSession) async throws {
         defer { running.subtract(1, ordering: .relaxed) }
         let id = nextID.add(1, ordering: .relaxed).newValue
@@ -153,7 +158,15 @@ final class ProcessEndpoint: Sendable {
             guard let key = CGIHeaderName.variable(forHeader: name) else { continue }
             variables[key] = variables[key].map { "\($0), \(value)" } ?? value
         }
-        return variables.merging(added) { _, added in added }
+        variables.merge(added) { _, added in added }
+        // A verified token: `WSGATE_CLAIM_<NAME>` for its string and number claims, `{claims.NAME}` in `env`.
+        if let claims = request.admitted as? Claims {
+            variables.merge(claims.environment) { _, claim in claim }
+            for (name, value) in settings.environment where value.contains("{claims.") {
+                variables[name] = Template(value).render { claims.field($0) }
+            }
+        }
+        return variables
     }
 }
 
