@@ -120,23 +120,23 @@ public final class GatewayServer: Sendable {
             metrics: metrics
         )
         server.replaceRouter(try gateway.router(for: configuration, application: application))
-        if let settings = configuration.server.api {
+        if let settings = configuration.server.api, let listen = settings.listen {
             let target = LiveAPITarget(gateway)
             let api: APIServer
             do {
                 api = try await APIServer.start(
-                    host: settings.listen.host, port: settings.listen.port,
+                    host: listen.host, port: listen.port,
                     api: BackendAPI(settings: settings, target: target), logger: logger)
             } catch {
                 await server.shutdown(grace: .zero)
                 await application.shutdown()
                 await broker?.close()
                 throw GatewayError(
-                    "server.api.listen \(settings.listen): cannot listen (\(error)); choose a free port and an address of this host"
+                    "server.api.listen \(listen): cannot listen (\(error)); choose a free port and an address of this host"
                 )
             }
             gateway.api.withLockedValue { $0 = api }
-            logger.info("backend API listening", metadata: ["address": "\(settings.listen.host):\(api.port)"])
+            logger.info("backend API listening", metadata: ["address": "\(listen.host):\(api.port)"])
         }
         application.start()
         return gateway
@@ -273,6 +273,25 @@ public final class GatewayServer: Sendable {
             try router.get(path) { _ in
                 PlainHTTPResponse(
                     contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            }
+        }
+        if let settings = server.api, settings.listen == nil {
+            // The API on the gateway's own port, under its path.
+            let api = BackendAPI(settings: settings, target: LiveAPITarget(self))
+            let logger = self.logger
+            try router.handle(under: settings.path, maxBodySize: settings.maxBody) { request in
+                let response = await api.respond(
+                    APIRequest(
+                        method: request.method, path: request.path, query: request.query, headers: request.headers,
+                        body: request.body))
+                logger.info(
+                    "api request",
+                    metadata: [
+                        "method": "\(request.method)", "path": "\(request.path)", "status": "\(response.status)",
+                    ])
+                return PlainHTTPResponse(
+                    status: response.status, contentType: "application/json", text: response.json,
+                    headers: ["Cache-Control": "no-store"])
             }
         }
         if let path = server.consolePath {

@@ -92,14 +92,10 @@ extension ConfigLoader {
                 break
             }
         }
-        for required in ["key", "listen"] where !entries.contains(where: { $0.key == required }) {
-            reader.error(
-                node, "server.api has no '\(required)'",
-                hint: required == "key"
-                    ? "add 'key: ${WSGATE_API_KEY}'"
-                    : "add e.g. 'listen: 127.0.0.1:8081': the API has its own port, which should not be public")
+        if !entries.contains(where: { $0.key == "key" }) {
+            reader.error(node, "server.api has no 'key'", hint: "add 'key: ${WSGATE_API_KEY}'")
         }
-        guard let key, let listen else { return }
+        guard let key else { return }
         var settings = APISettings(key: key, listen: listen)
         settings.path = path
         settings.maxBody = maxBody

@@ -118,7 +118,10 @@ public enum ConfigReference {
         Key(
             "key", .string, nil, "bearer key of every request (at least 16 bytes), e.g. `${WSGATE_API_KEY}`",
             required: true),
-        Key("listen", .hostPort, nil, "the API's own address, e.g. `127.0.0.1:8081`; keep it private", required: true),
+        Key(
+            "listen", .hostPort, nil,
+            "the API's own address, e.g. `127.0.0.1:8081` (keep it private); without it, the API answers under "
+                + "`path` on the gateway's own port"),
         Key("max_body", .size, "1MiB", "a larger request body gets HTTP 413"),
     ]
 
@@ -169,7 +172,8 @@ public enum ConfigReference {
         Key("log", .object(log), nil, "logging"),
         Key(
             "api", .nullable(.object(api)), nil,
-            "the backend API (publish, rooms, disconnect) on its own listener, behind a bearer key; null: none"),
+            "the backend API (publish, rooms, disconnect) behind a bearer key, on the gateway's port or its own; null: none"
+        ),
     ]
 
     /// `extensions.permessage-deflate`.

@@ -24,6 +24,10 @@ import WebSocketTesting
         // Waits for the close without taking a message.
         try router.webSocket("/idle", options: options) { session in _ = await session.closeReason }
         try router.get("/health") { _ in PlainHTTPResponse(contentType: "text/plain", text: "up") }
+        try router.handle(under: "/api", maxBodySize: 64) { request in
+            PlainHTTPResponse(
+                contentType: "text/plain", text: "\(request.method) \(request.path) \(request.body.count)")
+        }
         let handler = WebSocketServer.connectionHandler(router: router, logger: Self.logger)
         let channel = EmbeddedChannel(handler: handler, loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
@@ -161,5 +165,48 @@ import WebSocketTesting
         #expect(try frames(channel).isEmpty)
         loop.advanceTime(by: .milliseconds(1))
         #expect(closeCode(try frames(channel).last) == 1000)
+    }
+
+    /// Runs the loop until the handler wrote something or `seconds` of wall time passed (body routes
+    /// answer from a task).
+    func awaitWritten(_ channel: EmbeddedChannel, loop: EmbeddedEventLoop) async throws -> String {
+        var text = ""
+        for _ in 0..<500 where text.isEmpty {
+            loop.run()
+            text = try written(channel)
+            if text.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        return text
+    }
+
+    @Test func aBodyRoute_readsTheBodyAcrossReads_answers_andKeepsTheConnectionForTheNext() async throws {
+        let loop = EmbeddedEventLoop()
+        let channel = try channel(loop: loop)
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /api/publish HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123"))
+        loop.run()
+        #expect(try written(channel).isEmpty)
+        try channel.writeInbound(ByteBuffer(string: "456789GET /api/rooms HTTP/1.1\r\nHost: t\r\n\r\n"))
+        let first = try await awaitWritten(channel, loop: loop)
+        #expect(first.hasPrefix("HTTP/1.1 200 "))
+        #expect(first.hasSuffix("POST /api/publish 10"))
+        let second = try await awaitWritten(channel, loop: loop)
+        #expect(second.hasSuffix("GET /api/rooms 0"))
+        #expect(channel.isActive)
+    }
+
+    @Test func aBodyOverTheLimit_gets413_aChunkedOne411_andTwoLengths400() throws {
+        for (header, status) in [
+            ("Content-Length: 65", "413"), ("Transfer-Encoding: chunked", "411"),
+            ("Content-Length: 3\r\nContent-Length: 4", "400"), ("Content-Length: +3", "400"),
+        ] {
+            let loop = EmbeddedEventLoop()
+            let channel = try channel(loop: loop)
+            try channel.writeInbound(ByteBuffer(string: "POST /api/x HTTP/1.1\r\nHost: t\r\n\(header)\r\n\r\n"))
+            loop.run()
+            #expect(try written(channel).hasPrefix("HTTP/1.1 \(status) "))
+            #expect(!channel.isActive)
+        }
     }
 }

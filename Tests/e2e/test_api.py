@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -201,3 +202,49 @@ def test_an_api_port_in_use_stops_wsgate_with_a_message_that_names_it(tmp_path):
                                 capture_output=True, text=True, timeout=30, env={**os.environ, "WSGATE_API_KEY": KEY})
     assert result.returncode == 1
     assert f"server.api.listen 127.0.0.1:{port}: cannot listen" in result.stdout + result.stderr
+
+
+def test_without_listen_the_api_answers_on_the_gateways_own_port(gateway_factory, tmp_path):
+    path = write_config(tmp_path, """\
+        version: 1
+        server:
+          api: { path: /api, key: "${WSGATE_API_KEY}", max_body: 1KiB }
+        defaults:
+          ping_period: 0
+        endpoints:
+          - { path: "/room/{room}", type: broadcast, room: "{room}", welcome: null, format: "{name}: {message}" }
+          - { path: /echo, type: echo }
+        """, name="api-same-port.yaml")
+    gateway = gateway_factory(path, env={"WSGATE_API_KEY": KEY})
+    port = gateway.port
+
+    async def scenario():
+        async with connect(gateway.url("/room/r1")) as member:
+            status, body = await asyncio.to_thread(
+                api, port, "POST", "/api/publish", {"endpoint": "/room/{room}", "room": "r1", "message": "hi"})
+            assert (status, body) == (200, {"published": True, "room": "r1"})
+            assert await member.recv() == "api: hi"
+            status, body = await asyncio.to_thread(api, port, "GET", "/api/rooms?endpoint=/room/{room}")
+            assert status == 200 and body["rooms"][0]["room"] == "r1", body
+        async with connect(gateway.url("/echo")) as echo:  # WebSocket routes beside it are untouched
+            await echo.send("still")
+            assert await echo.recv() == "still"
+
+    run(scenario())
+    assert api(port, "GET", "/api/rooms?endpoint=/room/{room}", key="wrong-key-0123456789")[0] == 401
+    status, body = api(port, "POST", "/api/publish", raw=b"{" + b" " * 2048 + b"}")
+    assert status == 413 and "error" in body
+    assert api(port, "POST", "/api/publish", raw=b"not json")[0] == 400
+    # Two requests on one kept-alive connection, the second pipelined behind the first's body.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        body = json.dumps({"endpoint": "/room/{room}", "room": "r9", "message": "x"}).encode()
+        request = (f"POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        raw.sendall(request + request)
+        answers = b""
+        while answers.count(b"HTTP/1.1 200") < 2:
+            chunk = raw.recv(65536)
+            assert chunk, answers
+            answers += chunk
+    log = gateway.stop()
+    assert "api request" in log and KEY not in log
