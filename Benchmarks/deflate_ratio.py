@@ -7,7 +7,7 @@ corpus: messages, bytes, the server's compressed size (ratio = compressed / orig
 the round-trip rate and the server's own CPU time (utime + stime from /proc).
 
     swift build -c release --product wsgate
-    .venv-test/bin/python Benchmarks/deflate_ratio.py [--level N]
+    .venv-test/bin/python Benchmarks/deflate_ratio.py [--level N] [--set server_no_context_takeover=false]
 """
 import argparse
 import asyncio
@@ -70,19 +70,23 @@ async def run_corpus(port, messages):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--level", type=int, default=6)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another permessage-deflate setting, e.g. server_no_context_takeover=false")
     args = parser.parse_args()
     binary = os.environ.get("WSGATE_BIN", str(ROOT / ".build" / "release" / "wsgate"))
+    settings = [setting.replace("=", ": ", 1) for setting in args.set]
     port = free_port()
     config = pathlib.Path(tempfile.mkdtemp()) / "bench.yaml"
     config.write_text(
         "version: 1\ndefaults:\n  ping_period: 0\n  extensions:\n"
-        f"    permessage-deflate: {{ compression_level: {args.level} }}\n"
+        f"    permessage-deflate: {{ {', '.join([f'compression_level: {args.level}'] + settings)} }}\n"
         "endpoints:\n  - { path: /, type: echo }\n"
     )
     server = subprocess.Popen([binary, "serve", str(config), "--listen", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
-        print(f"wsgate permessage-deflate, compression_level {args.level}, {os.cpu_count()} cores")
+        print(f"wsgate permessage-deflate, compression_level {args.level} {' '.join(args.set)}, "
+              f"{os.cpu_count()} cores")
         print(f"{'corpus':30} {'messages':>8} {'MiB in':>7} {'ratio':>6} {'msg/s':>8} {'MiB/s':>7} {'MiB/cpu-s':>9}")
         for name, messages in corpora():
             cpu_before = cpu_seconds(server.pid)

@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"wsgate": "#2b6cb0", "hummingbird": "#dd6b20", "gorilla": "#38a169", "gorilla hub": "#38a169",
+COLORS = {"wsgate": "#2b6cb0", "hummingbird": "#dd6b20", "gorilla": "#38a169", "gorilla hub": "#38a169", "node ws": "#d53f8c",
           "websocketd": "#805ad5"}
 GROUPS = [
     ("echo", "Echo: messages per second (higher is better)", lambda case: case.startswith("echo")),

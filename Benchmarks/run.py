@@ -7,9 +7,10 @@ that no server is judged only by its own tool:
 
 - echo, 64 B and 16 KiB, without and with permessage-deflate: wsgate, a Hummingbird
   WebSocket echo server (Benchmarks/hummingbird-echo), a gorilla/websocket echo server
-  (Benchmarks/echo/echoserver); Go client Benchmarks/echo/echoclient;
-- broadcast to 1,000 members: wsgate and the gorilla hub (Benchmarks/broadcast/hub); Go
-  client Benchmarks/broadcast/loadclient;
+  (Benchmarks/echo/echoserver), Node's `ws` (Benchmarks/node/echo.js, Debian's node-ws);
+  Go client Benchmarks/echo/echoclient;
+- broadcast to 1,000 members: wsgate, the gorilla hub (Benchmarks/broadcast/hub) and a `ws`
+  hub (Benchmarks/node/hub.js); Go client Benchmarks/broadcast/loadclient;
 - process relay through `cat`, sessions per second: wsgate and websocketd; Go client
   Benchmarks/process/relayclient;
 - memory per idle connection: the server's RSS growth over N connections held open,
@@ -24,7 +25,7 @@ results.md and PNG plots to --out (default Benchmarks/results).
 takes about 8 minutes on 2 cores, plus the builds. --only runs some benchmarks and
 replaces just those in --out's results.json; --require-quiet refuses results taken
 while a build or test run shared the machine. Needs Debian's golang-go,
-golang-github-gorilla-websocket-dev and websocketd (installed when missing) and
+golang-github-gorilla-websocket-dev, websocketd, nodejs and node-ws (installed when missing) and
 matplotlib in .venv-bench (made when missing).
 """
 import argparse
@@ -47,6 +48,7 @@ from benchlib import BUILD, ROOT, build_go, ensure_go_tools, free_port, wait_for
 RESULTS = ROOT / "Benchmarks" / "results"
 WSGATE = ROOT / ".build" / "release" / "wsgate"
 HUMMINGBIRD = BUILD / "hummingbird-echo" / "release" / "hummingbird-echo"
+NODE = ROOT / "Benchmarks" / "node"
 
 
 def log(message):
@@ -58,8 +60,18 @@ def raise_limits():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(65536, hard), hard))
 
 
+def ensure_node_ws():
+    """Installs Debian's nodejs and node-ws (Node's `ws`) when missing."""
+    if shutil.which("node") and pathlib.Path("/usr/share/nodejs/ws/package.json").exists():
+        return
+    log("installing nodejs and node-ws (apt-get)")
+    subprocess.run(["apt-get", "install", "-y", "-q", "nodejs", "node-ws"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
 def build_all():
     ensure_go_tools({"websocketd": "websocketd"})
+    ensure_node_ws()
     build_go("echo", ["echoserver", "echoclient"])
     build_go("broadcast", ["hub", "loadclient"])
     build_go("process", ["relayclient"])
@@ -193,6 +205,8 @@ def echo_benchmark(args, configs, results):
         "hummingbird": lambda deflate: lambda port: [str(HUMMINGBIRD), str(port)] + (["--deflate"] if deflate else []),
         "gorilla": lambda deflate: lambda port: [
             str(BUILD / "echoserver"), f"-addr=127.0.0.1:{port}", f"-compress={'true' if deflate else 'false'}", "-level=6"],
+        "node ws": lambda deflate: lambda port: ["node", str(NODE / "echo.js"), str(port)] + (
+            ["--deflate"] if deflate else []),
     }
     clients = {
         "wsgate bench": lambda size, deflate: lambda server: [
@@ -225,6 +239,7 @@ def broadcast_benchmark(args, configs, results):
         "wsgate": lambda port: [str(WSGATE), "serve", str(configs[1]), "--listen", f"127.0.0.1:{port}",
                                 "--log-level", "warning"],
         "gorilla hub": lambda port: [str(BUILD / "hub"), f"-addr=127.0.0.1:{port}"],
+        "node ws": lambda port: ["node", str(NODE / "hub.js"), str(port)],
     }
     clients = {
         "wsgate bench": lambda server: [
@@ -280,6 +295,7 @@ def idle_benchmark(args, configs, results):
                                 "--log-level", "warning"],
         "hummingbird": lambda port: [str(HUMMINGBIRD), str(port)],
         "gorilla": lambda port: [str(BUILD / "echoserver"), f"-addr=127.0.0.1:{port}"],
+        "node ws": lambda port: ["node", str(NODE / "echo.js"), str(port)],
     }
     hold = 120  # an upper bound: the client is stopped once the server's RSS is read
     clients = {

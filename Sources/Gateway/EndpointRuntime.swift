@@ -12,8 +12,14 @@ final class EndpointRuntime: Sendable {
     let kind: EndpointKind
     let options: WebSocketOptions
     let admission: WebSocketAdmission?
+    /// The token check of `auth:` or the upstream connection of `type: proxy`, run before the 101
+    /// (after `admission`).
     let asyncAdmission: WebSocketAsyncAdmission?
+    /// `auth.jwt.leeway` in seconds: a session closes at its token's `exp` plus this.
+    private let leeway: Double
     let hub: RoomHub?
+    /// The broadcast endpoint, for the backend API.
+    let broadcast: BroadcastEndpoint?
     private let shared: SharedProcess?
     private let processes: ProcessEndpoint?
     private let serve: WebSocketHandler
@@ -37,6 +43,8 @@ final class EndpointRuntime: Sendable {
         var hub: RoomHub?
         var shared: SharedProcess?
         var processes: ProcessEndpoint?
+        var broadcastEndpoint: BroadcastEndpoint?
+        var roomOf: @Sendable (WebSocketRequest, Claims) -> String? = { _, _ in nil }
         switch endpoint.kind {
         case .echo(let settings):
             let echo = EchoEndpoint(settings: settings)
@@ -44,6 +52,8 @@ final class EndpointRuntime: Sendable {
         case .broadcast(let settings):
             let broadcast = BroadcastEndpoint(settings: settings, endpoint: endpoint.path, broker: broker)
             hub = broadcast.hub
+            broadcastEndpoint = broadcast
+            roomOf = { request, claims in broadcast.roomName(request, claims: claims) }
             serve = { session in try await broadcast.handle(session) }
         case .process(let settings) where settings.shared:
             let process = SharedProcess(
@@ -67,8 +77,21 @@ final class EndpointRuntime: Sendable {
             admission = { request in process.admit(request) }
             serve = { session in try await process.handle(session) }
         }
+        if let settings = endpoint.settings.auth {
+            let auth = try EndpointAuth(endpoint: endpoint.path, settings: settings, logger: logger, room: roomOf)
+            // A process slot is taken only once the token passed, and given back if the client left meanwhile.
+            var release: (@Sendable () -> Void)?
+            if let processes { release = { processes.release() } }
+            // (`auth` on a proxy endpoint is refused by the configuration loader.)
+            asyncAdmission = auth.admission(then: admission, release: release)
+            admission = nil
+            leeway = auth.check.leeway
+        } else {
+            leeway = 0
+        }
         self.admission = admission
         self.asyncAdmission = asyncAdmission
+        self.broadcast = broadcastEndpoint
         self.hub = hub
         self.shared = shared
         self.processes = processes
@@ -84,7 +107,11 @@ final class EndpointRuntime: Sendable {
         { [self] session in
             let id = ObjectIdentifier(session)
             sessions.withLockedValue { $0[id] = session }
-            defer { _ = sessions.withLockedValue { $0.removeValue(forKey: id) } }
+            let expiry = EndpointAuth.expiryTimer(for: session, leeway: leeway)
+            defer {
+                expiry?.cancel()
+                _ = sessions.withLockedValue { $0.removeValue(forKey: id) }
+            }
             try await serve(session)
         }
     }

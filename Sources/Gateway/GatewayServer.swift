@@ -48,6 +48,8 @@ public final class GatewayServer: Sendable {
     private let logger: Logger
     private let metrics: PrometheusCollectorRegistry?
     private let started = ContinuousClock.now
+    /// The backend API's listener (`server.api`), when configured.
+    private let api = NIOLockedValueBox<APIServer?>(nil)
     /// Counts reloads by result (`wsgate_config_reloads_total{result}`).
     private let reloads: (applied: CoreMetrics.Counter, refused: CoreMetrics.Counter)
 
@@ -118,12 +120,33 @@ public final class GatewayServer: Sendable {
             metrics: metrics
         )
         server.replaceRouter(try gateway.router(for: configuration, application: application))
+        if let settings = configuration.server.api, let listen = settings.listen {
+            let target = LiveAPITarget(gateway)
+            let api: APIServer
+            do {
+                api = try await APIServer.start(
+                    host: listen.host, port: listen.port,
+                    api: BackendAPI(settings: settings, target: target), logger: logger)
+            } catch {
+                await server.shutdown(grace: .zero)
+                await application.shutdown()
+                await broker?.close()
+                throw GatewayError(
+                    "server.api.listen \(listen): cannot listen (\(error)); choose a free port and an address of this host"
+                )
+            }
+            gateway.api.withLockedValue { $0 = api }
+            logger.info("backend API listening", metadata: ["address": "\(listen.host):\(api.port)"])
+        }
         application.start()
         return gateway
     }
 
     /// The port it listens on.
     public var port: Int { server.port }
+
+    /// The port of the backend API (`server.api.listen`), when it has one.
+    public var apiPort: Int? { api.withLockedValue { $0?.port } }
 
     /// The configuration it serves now.
     public var configuration: GatewayConfiguration { state.withLockedValue { $0.configuration } }
@@ -227,6 +250,7 @@ public final class GatewayServer: Sendable {
         while left() > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        await api.withLockedValue { $0 }?.stop()
         await application.shutdown()
         await application.broker?.close()
         for endpoint in retired { await endpoint.stop() }
@@ -249,6 +273,25 @@ public final class GatewayServer: Sendable {
             try router.get(path) { _ in
                 PlainHTTPResponse(
                     contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            }
+        }
+        if let settings = server.api, settings.listen == nil {
+            // The API on the gateway's own port, under its path.
+            let api = BackendAPI(settings: settings, target: LiveAPITarget(self))
+            let logger = self.logger
+            try router.handle(under: settings.path, maxBodySize: settings.maxBody) { request in
+                let response = await api.respond(
+                    APIRequest(
+                        method: request.method, path: request.path, query: request.query, headers: request.headers,
+                        body: request.body))
+                logger.info(
+                    "api request",
+                    metadata: [
+                        "method": "\(request.method)", "path": "\(request.path)", "status": "\(response.status)",
+                    ])
+                return PlainHTTPResponse(
+                    status: response.status, contentType: "application/json", text: response.json,
+                    headers: ["Cache-Control": "no-store"])
             }
         }
         if let path = server.consolePath {
@@ -288,7 +331,25 @@ public final class GatewayServer: Sendable {
         if old.tls != new.tls { keys.append("tls") }
         if old.logFormat != new.logFormat { keys.append("log.format") }
         if old.logLevel != new.logLevel { keys.append("log.level") }
+        if old.api != new.api { keys.append("api") }
         return keys
+    }
+}
+
+/// The backend API's view of the gateway: the endpoints it serves now, across reloads.
+private struct LiveAPITarget: APITarget {
+    private struct Weak: Sendable {
+        weak var server: GatewayServer?
+    }
+
+    private let box: NIOLockedValueBox<Weak>
+
+    init(_ server: GatewayServer) {
+        box = NIOLockedValueBox(Weak(server: server))
+    }
+
+    func broadcastEndpoint(_ path: String) -> BroadcastEndpoint? {
+        box.withLockedValue { $0.server }?.application.endpoints[path]?.broadcast
     }
 }
 

@@ -73,6 +73,7 @@ extension ConfigLoader {
         template: PathTemplate?,
         entries: [(key: String, keyNode: Node, value: Node)],
         _ path: String,
+        claims: Bool = false,
         reader: inout NodeReader
     ) {
         let parameters = Set(template?.parameterNames ?? [])
@@ -82,7 +83,16 @@ extension ConfigLoader {
             for placeholder in placeholders(in: text) {
                 if allowed.contains(placeholder) { continue }
                 if allowQuery, placeholder.hasPrefix("query."), placeholder.count > 6 { continue }
-                let options = allowed.sorted().map { "{\($0)}" } + (allowQuery ? ["{query.NAME}"] : [])
+                if claims, placeholder.hasPrefix("claims."), placeholder.count > 7 { continue }
+                let options =
+                    allowed.sorted().map { "{\($0)}" } + (allowQuery ? ["{query.NAME}"] : [])
+                    + (claims ? ["{claims.NAME}"] : [])
+                if !claims && placeholder.hasPrefix("claims."), let node {
+                    reader.error(
+                        node, "\(path).\(key) uses {\(placeholder)}, but the endpoint checks no token",
+                        hint: "add 'auth: { jwt: … }' to the endpoint (or to defaults:) so it has claims")
+                    continue
+                }
                 if let node {
                     reader.error(
                         node, "\(path).\(key) uses {\(placeholder)}, which it cannot fill",

@@ -104,6 +104,8 @@ extension ConfigLoader {
                 }
             case "client_max_window_bits":
                 if let v = reader.integer(value, name, range: 8...15) { configuration.clientMaxWindowBits = v }
+            case "memory_level":
+                if let v = reader.integer(value, name, range: 1...9) { configuration.memoryLevel = v }
             default:
                 break
             }

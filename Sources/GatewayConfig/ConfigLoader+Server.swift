@@ -48,6 +48,60 @@ extension ConfigLoader {
         }
     }
 
+    static func readAPI(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
+        if NodeReader.isNull(node) {
+            server.api = nil
+            return
+        }
+        guard let entries = reader.mapping(node, "server.api", known: ConfigReference.api.map(\.name)) else { return }
+        var path = "/api"
+        var key: String?
+        var listen: ListenAddress?
+        var maxBody = 1 << 20
+        for (name, _, value) in entries {
+            let qualified = "server.api.\(name)"
+            switch name {
+            case "path":
+                guard let text = reader.string(value, qualified) else { continue }
+                if !text.hasPrefix("/") || text.contains("?") || text.contains("{") {
+                    reader.error(value, "\(qualified) must be a literal path such as /api, not '\(text)'")
+                } else {
+                    path = text.count > 1 && text.hasSuffix("/") ? String(text.dropLast()) : text
+                }
+            case "key":
+                guard let text = reader.string(value, qualified) else { continue }
+                if text.utf8.count < 16 {
+                    reader.error(
+                        value, "\(qualified) is \(text.utf8.count) bytes; an API key this short can be guessed",
+                        hint:
+                            "use at least 32 random characters, e.g. key: ${WSGATE_API_KEY} with `openssl rand -hex 32`"
+                    )
+                } else {
+                    key = text
+                }
+            case "listen":
+                guard let text = reader.string(value, qualified) else { continue }
+                if let address = ListenAddress(parsing: text) {
+                    listen = address
+                } else {
+                    reader.error(value, "\(qualified) must be host:port, not '\(text)'", hint: "e.g. 127.0.0.1:8081")
+                }
+            case "max_body":
+                if let size = reader.size(value, qualified) { maxBody = size }
+            default:
+                break
+            }
+        }
+        if !entries.contains(where: { $0.key == "key" }) {
+            reader.error(node, "server.api has no 'key'", hint: "add 'key: ${WSGATE_API_KEY}'")
+        }
+        guard let key else { return }
+        var settings = APISettings(key: key, listen: listen)
+        settings.path = path
+        settings.maxBody = maxBody
+        server.api = settings
+    }
+
     static func readLog(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
         guard
             let entries = reader.mapping(

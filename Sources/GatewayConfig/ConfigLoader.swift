@@ -66,6 +66,7 @@ public enum ConfigLoader {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> LoadedConfiguration {
         var reader = NodeReader(file: file, customExtensions: customExtensions, environment: environment)
+        reader.baseDirectory = baseDirectory
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -222,6 +223,8 @@ public enum ConfigLoader {
                 readTLS(value, into: &server, baseDirectory: baseDirectory, reader: &reader)
             case "log":
                 readLog(value, into: &server, reader: &reader)
+            case "api":
+                readAPI(value, into: &server, reader: &reader)
             default:
                 break
             }
@@ -278,6 +281,8 @@ public enum ConfigLoader {
             if let v = readCountOrUnlimited(value, name, reader: &reader) {
                 settings.options.maxConnectionsPerAddress = v
             }
+        case "auth":
+            if let v = readAuth(value, name, reader: &reader) { settings.auth = v }
         default:
             return false
         }
@@ -445,7 +450,9 @@ public enum ConfigLoader {
             }
             if type == "broadcast" {
                 settings.options.maxQueuedBytes = broadcast.maxQueue
-                checkBroadcast(broadcast, template: template, entries: entries, path, reader: &reader)
+                checkBroadcast(
+                    broadcast, template: template, entries: entries, path, claims: settings.auth != nil, reader: &reader
+                )
             }
             if type == "process" {
                 checkProcess(&process, at: item, path, baseDirectory: baseDirectory, reader: &reader)
@@ -453,10 +460,16 @@ public enum ConfigLoader {
             if type == "proxy" && !entries.contains(where: { $0.key == "upstream" }) {
                 reader.error(item, "\(path) has no 'upstream'", hint: "add e.g. 'upstream: ws://backend:9000/live'")
             }
+            if type == "proxy" && settings.auth != nil {
+                reader.error(
+                    item, "\(path): a proxy endpoint cannot check tokens yet (auth: with type: proxy)",
+                    hint: "add 'auth: null' to this endpoint and let the upstream check its clients (pass_headers: [Authorization])")
+            }
             if isStatic {
                 checkStatic(&files, at: item, entries: entries, path, baseDirectory: baseDirectory, reader: &reader)
             } else {
                 checkSettings(settings, at: item, path, inherited: defaults, reader: &reader)
+                checkAuth(settings, type: type, at: item, path, reader: &reader)
             }
             guard let routePath else {
                 if !entries.contains(where: { $0.key == "path" }) {

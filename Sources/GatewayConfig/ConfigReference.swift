@@ -112,6 +112,21 @@ public enum ConfigReference {
             "a message over the rate: `drop` it (counted in `wsgate_rate_limited_total`) or `close` with 1008"),
     ]
 
+    /// `server.api`.
+    public static let api: [Key] = [
+        Key(
+            "path", .string, "/api",
+            "prefix of the routes: `POST {path}/publish`, `GET {path}/rooms`, `POST {path}/disconnect`"),
+        Key(
+            "key", .string, nil, "bearer key of every request (at least 16 bytes), e.g. `${WSGATE_API_KEY}`",
+            required: true),
+        Key(
+            "listen", .hostPort, nil,
+            "the API's own address, e.g. `127.0.0.1:8081` (keep it private); without it, the API answers under "
+                + "`path` on the gateway's own port"),
+        Key("max_body", .size, "1MiB", "a larger request body gets HTTP 413"),
+    ]
+
     /// `server:`.
     public static let server: [Key] = [
         Key(
@@ -157,6 +172,10 @@ public enum ConfigReference {
             "HTTP GET: the dev console page (connect, send, watch); null disables"),
         Key("tls", .nullable(.object(tls)), nil, "serve wss:// with this certificate and key; null: ws://"),
         Key("log", .object(log), nil, "logging"),
+        Key(
+            "api", .nullable(.object(api)), nil,
+            "the backend API (publish, rooms, disconnect) behind a bearer key, on the gateway's port or its own; null: none"
+        ),
     ]
 
     /// `extensions.permessage-deflate`.
@@ -170,7 +189,8 @@ public enum ConfigReference {
             "server_no_context_takeover",
             .boolean,
             "\(deflateDefaults.serverNoContextTakeover)",
-            "reset the server's compressor after every message (also when the client asks)"
+            "compress each message on its own: no compressor per session, one compression per broadcast "
+                + "(false: better ratio on small repetitive messages, a compressor per session; also when the client asks)"
         ),
         Key(
             "client_no_context_takeover",
@@ -189,6 +209,61 @@ public enum ConfigReference {
             .integer(8...15),
             "\(deflateDefaults.clientMaxWindowBits)",
             "window clients are asked to keep to, when they offer to be limited"
+        ),
+        Key(
+            "memory_level",
+            .integer(1...9),
+            "\(deflateDefaults.memoryLevel)",
+            "zlib memory level of a compressor that keeps its context (lower: less memory, slower)"
+        ),
+    ]
+
+    /// `auth.jwt`.
+    public static let jwt: [Key] = [
+        Key("secret", .string, nil, "HMAC secret for HS256/384/512 (at least 32 bytes), e.g. `${JWT_SECRET}`"),
+        Key(
+            "public_key", .string, nil,
+            "PEM public key file (relative to the config file): RSA for RS*/PS*, EC for ES256/384/512, Ed25519 for EdDSA"
+        ),
+        Key(
+            "jwks", .string, nil,
+            "a JSON Web Key Set: https:// URL (cached, refreshed every 5m, and at once for an unknown `kid`, at most every 10s) or a file"
+        ),
+        Key("jwks_ca", .string, nil, "PEM roots the jwks URL's certificate must chain to; default: the system's"),
+        Key("issuer", .string, nil, "the `iss` a token must carry; default: any"),
+        Key("audience", .string, nil, "a value the token's `aud` must hold; default: any"),
+        Key(
+            "leeway", .duration, duration(JWTSettings(key: .secret("")).leeway),
+            "clock skew allowed for `exp` and `nbf`"),
+        Key(
+            "token_from", .stringList, "[query:token, header:Authorization]",
+            "where the token is looked for, in order: `query:NAME`, `header:NAME` (Authorization: Bearer), `cookie:NAME` (needs allowed_origins), `subprotocol` (`base64url.bearer.<token>`)"
+        ),
+        Key(
+            "rooms_claim", .string, nil,
+            "a claim listing the rooms a token may join (`\"*\"`, `\"team-*\"`); another room gets HTTP 403"),
+    ]
+
+    static let webhookDefaults = WebhookSettings(url: "")
+
+    /// `auth.webhook` written as a mapping.
+    public static let webhook: [Key] = [
+        Key("url", .string, nil, "http:// or https:// URL the check is POSTed to", required: true),
+        Key("timeout", .duration, duration(webhookDefaults.timeout), "no answer by then: HTTP 503 (fail closed)"),
+        Key(
+            "max_concurrent", .integer(1...100_000), "\(webhookDefaults.maxConcurrent)",
+            "checks in flight at once; beyond it HTTP 503"),
+        Key(
+            "headers", .stringList, "[\(webhookDefaults.headers.joined(separator: ", "))]",
+            "request headers forwarded to the backend (`Cookie` needs allowed_origins)"),
+    ]
+
+    /// `auth:`.
+    public static let auth: [Key] = [
+        Key("jwt", .object(jwt), nil, "a signed token (JWT) checked before the upgrade; missing or bad: HTTP 401"),
+        Key(
+            "webhook", .stringOrObject(webhook), nil,
+            "POST the request to a backend: 2xx admits (JSON may set name, rooms, claims), 401/403 pass through, anything else 503"
         ),
     ]
 
@@ -228,6 +303,9 @@ public enum ConfigReference {
             "rate", .unlimitedOr(.nullable(.object(messageRate))), "unlimited",
             "how fast one connection may send: `{ messages: 20/s, burst: 40, action: drop }`; `rate:` keys of an endpoint apply over those of `defaults:`"
         ),
+        Key(
+            "auth", .nullable(.object(auth)), nil,
+            "who may connect: `{ jwt: { secret: ${JWT_SECRET} } }`; claims fill `{claims.NAME}`; null: anyone"),
     ]
 
     /// `bye:` of an echo endpoint.

@@ -96,6 +96,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var consolePath: String?
     /// `tls`: serve wss:// with this certificate; nil (the default) serves ws://.
     public var tls: TLSSettings?
+    /// `api`: the backend API; nil (the default) serves none.
+    public var api: APISettings?
     /// `log.level`: trace, debug, info, notice, warning, error, critical. Default info.
     public var logLevel: String = "info"
     /// The names `log.level` accepts, quietest last.
@@ -198,6 +200,8 @@ public struct EndpointSettings: Sendable, Equatable {
     public var rate: MessageRateSettings = MessageRateSettings() {
         didSet { options.rateLimit = rate.limit }
     }
+    /// `auth`: who may open a session (a JWT). Default nil: anyone the origin check lets in.
+    public var auth: AuthSettings?
 
     public init() {}
 

@@ -8,6 +8,8 @@ struct NodeReader {
     let customExtensions: Set<String>
     /// What `${NAME}` in a value reads.
     let environment: [String: String]
+    /// The folder relative file paths in values (`public_key`) resolve against: the config file's.
+    var baseDirectory = "."
     private(set) var diagnostics: [ConfigDiagnostic] = []
 
     init(file: String, customExtensions: Set<String> = [], environment: [String: String] = [:]) {

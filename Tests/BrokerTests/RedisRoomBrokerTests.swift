@@ -161,6 +161,29 @@ struct RedisRoomBrokerTests {
         }
     }
 
+    @Test func theLastMessageBeforeAResubscription_isNotHeldBackUntilTheNextOne() async throws {
+        // A subscriber catches up once its subscription holds again: a message published between the
+        // catch-up and the subscription must not wait for a later message to reveal the gap.
+        try await withRedisServer { server in
+            let (seenA, seenB) = (Deliveries(), Deliveries())
+            let a = try await startBroker(server, seenA)
+            let b = try await startBroker(server, seenB)
+            b.join("r")
+            _ = try await b.publish(text("first", from: b), to: "r").get()
+            #expect(try await eventually { seenB.all.count == 1 })
+            let redis = try await RedisClient.connect(to: try server.configuration())
+            for round in 1...10 {
+                _ = try await redis.send("CLIENT", "KILL", "TYPE", "pubsub")
+                _ = try await a.publish(text("lone \(round)", from: a), to: "r").get()
+                #expect(try await eventually { seenB.all.count == round + 1 }, "round \(round)")
+            }
+            #expect(seenB.texts("r") == ["first"] + (1...10).map { "lone \($0)" })
+            await redis.close()
+            await a.close()
+            await b.close()
+        }
+    }
+
     @Test func publishScript_keepsTheStreamBounded_andExpiresTheRoom() async throws {
         try await withRedisServer { server in
             let broker = try await startBroker(server, Deliveries())

@@ -319,7 +319,7 @@ func problems(_ yaml: String) -> [String] {
             found == [
                 "6:53 endpoints[0].extensions.permessage-deflate.server_max_window_bits must be between 8 and 15, not 16",
                 "6:76 endpoints[0].extensions.permessage-deflate.compression_level must be between 0 and 9, not 10",
-                "6:80 unknown key 'level' in endpoints[0].extensions.permessage-deflate | the keys here are: enabled, compression_level, compress_min_size, server_no_context_takeover, client_no_context_takeover, server_max_window_bits, client_max_window_bits",
+                "6:80 unknown key 'level' in endpoints[0].extensions.permessage-deflate | the keys here are: enabled, compression_level, compress_min_size, server_no_context_takeover, client_no_context_takeover, server_max_window_bits, client_max_window_bits, memory_level",
             ]
         )
     }

@@ -1,6 +1,19 @@
+import NIOCore
 import Testing
 
 @testable import Gateway
+
+extension LineSplitter {
+    /// Byte arrays in and out.
+    fileprivate mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
+        append(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) }
+    }
+
+    /// The last line when the stream ended without "\n".
+    fileprivate mutating func finish() -> [UInt8]? {
+        finishBuffer().map { Array($0.readableBytesView) }
+    }
+}
 
 @Suite struct LineSplitterTests {
     @Test func linesSplitOnNewline_acrossChunks_withCarriageReturnDropped() {

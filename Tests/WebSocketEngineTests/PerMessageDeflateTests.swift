@@ -8,7 +8,11 @@ func offer(_ parameters: [(String, String?)]) -> WebSocketExtensionOffer {
     WebSocketExtensionOffer(name: "permessage-deflate", parameters: parameters.map { .init($0.0, $0.1) })
 }
 
-func negotiated(_ offers: [WebSocketExtensionOffer], _ configuration: PerMessageDeflateConfiguration = .init())
+/// A configuration that keeps the server's context (the default does not), so a response carries only
+/// what the offer and the test's settings ask for.
+let withContext = PerMessageDeflateConfiguration(serverNoContextTakeover: false)
+
+func negotiated(_ offers: [WebSocketExtensionOffer], _ configuration: PerMessageDeflateConfiguration = withContext)
     -> String?
 {
     PerMessageDeflateNegotiation.negotiate(offers: offers, configuration: configuration)?.response.description
@@ -17,6 +21,14 @@ func negotiated(_ offers: [WebSocketExtensionOffer], _ configuration: PerMessage
 @Suite struct PerMessageDeflateNegotiationTests {
     @Test func plainOffer_isAcceptedWithoutParameters() {
         #expect(negotiated([offer([])]) == "permessage-deflate")
+    }
+
+    @Test func byDefault_theServerCompressesWithoutContext_whateverTheOffer() {
+        // RFC 7692 §7.1.1.1: a server may add server_no_context_takeover to any response.
+        #expect(negotiated([offer([])], .init()) == "permessage-deflate; server_no_context_takeover")
+        #expect(
+            negotiated([offer([("client_max_window_bits", nil)])], .init())
+                == "permessage-deflate; server_no_context_takeover")
     }
 
     @Test(
@@ -118,7 +130,7 @@ final class ClientDeflater {
 
 @Suite struct PerMessageDeflateTransformTests {
     func session(
-        _ offers: [WebSocketExtensionOffer] = [offer([])], _ configuration: PerMessageDeflateConfiguration = .init()
+        _ offers: [WebSocketExtensionOffer] = [offer([])], _ configuration: PerMessageDeflateConfiguration = withContext
     )
         throws -> any WebSocketExtension
     {
@@ -161,8 +173,41 @@ final class ClientDeflater {
         }
     }
 
+    @Test func sessionsWithoutContext_shareTheirThreadsStreams_andLeaveThemClean() throws {
+        // Two sessions on one thread borrow the same pooled compressor and decompressor in turn:
+        // neither sees the other's history, and a message that fails to inflate leaves nothing behind.
+        let (a, b) = (try session([offer([])], .init()), try session([offer([])], .init()))
+        let clean = try session([offer([])], .init())
+        let reference = try clean.encode(ByteBuffer(string: text), isText: true).payload
+        for _ in 0..<3 {
+            #expect(try a.encode(ByteBuffer(string: text), isText: true).payload == reference)
+            #expect(try b.encode(ByteBuffer(string: text), isText: true).payload == reference)
+        }
+        let noContext = [offer([("client_no_context_takeover", nil)])]
+        let (c, d) = (try session(noContext, .init()), try session(noContext, .init()))
+        let client = try ClientDeflater(resetEachMessage: true)
+        let wire = try client.compress(text)
+        #expect(throws: (any Error).self) {
+            _ = try c.decode(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0x00, 0x01]), reservedBits: 0b100, maxSize: 1 << 20)
+        }
+        #expect(String(buffer: try d.decode(wire, reservedBits: 0b100, maxSize: 1 << 20)) == text)
+        #expect(String(buffer: try c.decode(wire, reservedBits: 0b100, maxSize: 1 << 20)) == text)
+    }
+
+    @Test func aLimitedClientWindow_isInflatedWithThatWindow() throws {
+        let client = try ClientDeflater(windowBits: 10)
+        let server = try session(
+            [offer([("client_max_window_bits", nil)])], PerMessageDeflateConfiguration(clientMaxWindowBits: 10))
+        for _ in 0..<3 {
+            #expect(
+                String(buffer: try server.decode(try client.compress(text), reservedBits: 0b100, maxSize: 1 << 20))
+                    == text)
+        }
+    }
+
     @Test func smallMessages_goUncompressed() throws {
         let deflate = try session([offer([])], PerMessageDeflateConfiguration(compressMinSize: 64))
+        #expect(deflate.sharedEncodingKey != nil, "the default compresses without context")
         let (payload, bits) = try deflate.encode(ByteBuffer(string: "short"), isText: true)
         #expect(bits == 0)
         #expect(String(buffer: payload) == "short")

@@ -269,3 +269,42 @@ def test_console_shows_the_close_code_and_reason(gateway_factory, browser):
             await close_console(devtools)
 
     run(scenario())
+
+
+def test_console_token_field_opens_a_protected_endpoint(gateway_factory, browser, tmp_path):
+    """The token typed into the console travels as the `base64url.bearer.` subprotocol, beside the
+    endpoint's own, and is never shown in the log."""
+    import jwt
+
+    secret = "console-secret-0123456789abcdef0123456789"
+    config = tmp_path / "console-auth.yaml"
+    config.write_text(f"""\
+version: 1
+server: {{ console_path: /console }}
+endpoints:
+  - path: /secure
+    type: echo
+    greeting: "hello"
+    subprotocols: [chat]
+    auth: {{ jwt: {{ secret: "{secret}", token_from: [subprotocol] }} }}
+""")
+    gateway = gateway_factory(str(config))
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+
+    async def scenario():
+        devtools = await open_console(browser, f"http://127.0.0.1:{gateway.port}/console")
+        try:
+            await devtools.wait_for("the page", lambda page: page["state"] is not None)
+            await devtools.call("Runtime.evaluate", expression=f"""
+                document.getElementById("path").value = "/secure";
+                document.getElementById("protocols").value = "chat";
+                document.getElementById("token").value = {json.dumps(token)};
+                document.getElementById("connect").click();""")
+            page = await devtools.wait_for('"hello"', lambda page: "hello" in lines(page, "recv"))
+            assert page["state"] == "open"
+            assert all(token not in line["body"] for line in page["lines"])
+            assert devtools.problems() == []
+        finally:
+            await close_console(devtools)
+
+    run(scenario())

@@ -79,6 +79,11 @@ public enum ConsolePage {
                     <label for="protocols">Subprotocols</label>
                     <input id="protocols" name="protocols" spellcheck="false" placeholder="none">
                   </div>
+                  <div class="field field-token">
+                    <label for="token">Token</label>
+                    <input id="token" name="token" type="password" spellcheck="false" placeholder="JWT (auth:)"
+                      title="Sent as the subprotocol base64url.bearer.<token>, never in the URL">
+                  </div>
                   <button id="connect" type="submit" class="primary">Connect</button>
                   <output id="url" for="path query"></output>
                 </form>
@@ -226,7 +231,7 @@ public enum ConsolePage {
 
         .session { min-width: 0; min-height: 0; display: flex; flex-direction: column; }
         .connection {
-          display: grid; grid-template-columns: minmax(12rem, 2fr) minmax(8rem, 1fr) minmax(8rem, 1fr) auto;
+          display: grid; grid-template-columns: minmax(12rem, 2fr) minmax(8rem, 1fr) minmax(8rem, 1fr) minmax(8rem, 1fr) auto;
           gap: .35rem .75rem; align-items: end; padding: 1rem 1.25rem .75rem;
           background: var(--panel); border-bottom: 1px solid var(--border);
         }
@@ -324,7 +329,7 @@ public enum ConsolePage {
           const $ = (id) => document.getElementById(id);
           const ui = {
             state: $("state"), list: $("endpoint-list"), paths: $("paths"), connection: $("connection"),
-            path: $("path"), query: $("query"), protocols: $("protocols"), connect: $("connect"), url: $("url"),
+            path: $("path"), query: $("query"), protocols: $("protocols"), token: $("token"), connect: $("connect"), url: $("url"),
             logbox: document.querySelector(".logbox"), log: $("log"), counts: $("counts"), follow: $("follow"),
             clear: $("clear"), composer: $("composer"), message: $("message"), send: $("send"),
           };
@@ -438,7 +443,16 @@ public enum ConsolePage {
           }
 
           function offeredProtocols() {
-            return ui.protocols.value.split(/[\s,]+/).filter(Boolean);
+            const offered = ui.protocols.value.split(/[\s,]+/).filter(Boolean);
+            // A token for an endpoint with auth: travels as a subprotocol (browsers cannot set headers,
+            // and a URL ends up in logs), base64url-encoded as Kubernetes does.
+            const token = ui.token.value.trim();
+            if (token) {
+              const bytes = new TextEncoder().encode(token);
+              const carried = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+              offered.push(`base64url.bearer.${carried}`);
+            }
+            return offered;
           }
 
           function pathOf(target) {
@@ -537,7 +551,8 @@ public enum ConsolePage {
             ws.binaryType = "arraybuffer";
             socket = ws;
             setState("connecting");
-            addLine("info", `Connecting to ${url}`, protocols.length ? `offering ${protocols.join(", ")}` : "");
+            const shown = protocols.map((p) => (p.startsWith("base64url.bearer.") ? "a token" : p));
+            addLine("info", `Connecting to ${url}`, shown.length ? `offering ${shown.join(", ")}` : "");
 
             ws.addEventListener("open", () => {
               if (socket !== ws) return;

@@ -145,17 +145,19 @@ struct StdinPipe: Sendable {
     let channel: any Channel
     fileprivate let writer: StdinWriter
 
-    /// Writes `buffers`; returns false once the child's stdin is closed (it exited or closed it).
-    /// A write that waits is ended by cancellation, which closes stdin.
-    func write(_ buffers: [ByteBuffer]) async -> Bool {
+    /// Writes `buffer` (and a "\n" after it when `newline`); returns false once the child's stdin is
+    /// closed (it exited or closed it). A write that waits is ended by cancellation, which closes stdin.
+    func write(_ buffer: ByteBuffer, newline: Bool) async -> Bool {
         let loop = channel.eventLoop
         let writer = self.writer
         let wait: EventLoopFuture<Bool>
         if loop.inEventLoop {
-            guard let pending = writer.write(buffers) else { return !writer.isClosed }
+            guard let pending = writer.write(buffer, newline: newline) else { return !writer.isClosed }
             wait = pending
         } else {
-            wait = loop.flatSubmit { writer.write(buffers) ?? loop.makeSucceededFuture(!writer.isClosed) }
+            wait = loop.flatSubmit {
+                writer.write(buffer, newline: newline) ?? loop.makeSucceededFuture(!writer.isClosed)
+            }
         }
         let channel = self.channel
         return await withTaskCancellationHandler {
@@ -178,6 +180,7 @@ private final class StdinWriter: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    private static let newline = ByteBuffer(integer: UInt8(0x0A))
     private var context: ChannelHandlerContext?
     private var waiting: [EventLoopPromise<Bool>] = []
     private var flushScheduled = false
@@ -193,9 +196,10 @@ private final class StdinWriter: ChannelInboundHandler, @unchecked Sendable {
 
     /// Writes now and flushes at the end of this turn of the loop; a future to wait on when the pipe is
     /// over its high watermark (true: writable again; false: closed), else nil.
-    func write(_ buffers: [ByteBuffer]) -> EventLoopFuture<Bool>? {
+    func write(_ buffer: ByteBuffer, newline: Bool) -> EventLoopFuture<Bool>? {
         guard let context, !isClosed else { return nil }
-        for buffer in buffers { context.write(wrapOutboundOut(buffer), promise: nil) }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        if newline { context.write(wrapOutboundOut(Self.newline), promise: nil) }
         if !flushScheduled {
             flushScheduled = true
             context.eventLoop.execute { [self] in

@@ -61,6 +61,11 @@ final class ProcessEndpoint: Sendable {
         return .accept
     }
 
+    /// Gives back a slot ``admit(_:)`` took for a session that never started.
+    func release() {
+        running.subtract(1, ordering: .relaxed)
+    }
+
     func handle(_ session: WebSocketSession) async throws {
         defer { running.subtract(1, ordering: .relaxed) }
         let id = nextID.add(1, ordering: .relaxed).newValue
@@ -78,15 +83,14 @@ final class ProcessEndpoint: Sendable {
             mode: settings.mode, maxMessageSize: maxMessageSize, grace: settings.closeGrace, logger: logger)
         let spec = ProcessIO.spec(executable, settings, variables: environment(for: session.request))
         let status: ProcessExit
-        let pid = NIOLockedValueBox<pid_t?>(nil)
         do {
             status = try await pump.run(
                 spec, on: session.eventLoop,
-                started: { started in
+                started: { pid in
                     metrics.started()
-                    pid.withLockedValue { $0 = started }
-                    live.withLockedValue { _ = $0.insert(started) }
+                    live.withLockedValue { _ = $0.insert(pid) }
                 },
+                ended: { pid in live.withLockedValue { _ = $0.remove(pid) } },
                 // Client → stdin; when the client is gone: EOF, then SIGTERM, then SIGKILL.
                 feed: { stdin in
                     for await frame in session.incoming {
@@ -99,7 +103,6 @@ final class ProcessEndpoint: Sendable {
                 emit: { frame in try? await session.send(frame) }
             )
             metrics.running.decrement()
-            if let started = pid.withLockedValue({ $0 }) { live.withLockedValue { _ = $0.remove(started) } }
             metrics.ended(status)
         } catch {
             metrics.failed.increment()
@@ -155,7 +158,15 @@ final class ProcessEndpoint: Sendable {
             guard let key = CGIHeaderName.variable(forHeader: name) else { continue }
             variables[key] = variables[key].map { "\($0), \(value)" } ?? value
         }
-        return variables.merging(added) { _, added in added }
+        variables.merge(added) { _, added in added }
+        // A verified token: `WSGATE_CLAIM_<NAME>` for its string and number claims, `{claims.NAME}` in `env`.
+        if let claims = request.admitted as? Claims {
+            variables.merge(claims.environment) { _, claim in claim }
+            for (name, value) in settings.environment where value.contains("{claims.") {
+                variables[name] = Template(value).render { claims.field($0) }
+            }
+        }
+        return variables
     }
 }
 
@@ -212,15 +223,5 @@ struct LineSplitter {
         line.writeBuffer(&piece)
         pending = ByteBuffer()
         return line
-    }
-
-    /// Byte arrays in and out (tests).
-    mutating func append(_ bytes: [UInt8]) -> [[UInt8]] {
-        append(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) }
-    }
-
-    /// The last line when the stream ended without "\n" (tests).
-    mutating func finish() -> [UInt8]? {
-        finishBuffer().map { Array($0.readableBytesView) }
     }
 }

@@ -40,9 +40,9 @@ struct ProcessPump: Sendable {
         func write(_ frame: Frame) async -> Bool {
             switch frame {
             case .text(let buffer) where mode == .text:
-                return await write([buffer, Self.newline])
+                return await stdin.write(buffer, newline: true)
             case .text(let buffer), .binary(let buffer):
-                return await write([buffer])
+                return await stdin.write(buffer, newline: false)
             case .close, .ping, .pong:
                 return true
             }
@@ -50,19 +50,14 @@ struct ProcessPump: Sendable {
 
         /// Writes bytes as they are.
         func write(_ bytes: [UInt8]) async -> Bool {
-            await write([ByteBuffer(bytes: bytes)])
+            await stdin.write(ByteBuffer(bytes: bytes), newline: false)
         }
-
-        private func write(_ buffers: [ByteBuffer]) async -> Bool {
-            await stdin.write(buffers)
-        }
-
-        private static let newline = ByteBuffer(integer: UInt8(0x0A))
     }
 
     /// Starts `spec` on `loop` and runs it to its end; returns how it ended.
     /// - Parameters:
     ///   - started: called with the child's pid once it runs.
+    ///   - ended: called with the same pid when the run ends, however it ends.
     ///   - feed: writes to stdin until its source ends; cancelled when the run ends.
     ///   - emit: sends one message made from stdout; returns when the next may be sent.
     /// - Throws: ``SpawnError`` when the child could not be started.
@@ -70,11 +65,13 @@ struct ProcessPump: Sendable {
         _ spec: ProcessSpec,
         on loop: any EventLoop,
         started: @Sendable (pid_t) -> Void = { _ in },
+        ended: @Sendable (pid_t) -> Void = { _ in },
         feed: @escaping @Sendable (Input) async -> Void,
         emit: @escaping @Sendable (Frame) async -> Void
     ) async throws -> ProcessExit {
         let child = try await ChildProcess.spawn(spec, on: loop, logger: logger)
         started(child.pid)
+        defer { ended(child.pid) }
         let escalation = Escalation(child: child, loop: loop, grace: grace)
         let mode = self.mode
         let logger = self.logger

@@ -9,6 +9,11 @@ import WebSocketEngine
 /// "[user0]: hello" to every member, the sender included. Built only on the public session API.
 struct BroadcastEndpoint: Sendable {
     let hub: RoomHub
+    /// Its members by room and name, for the backend API's disconnect.
+    let directory = MemberDirectory()
+    /// The room when a request names none: the path of a literal endpoint without a `room` template with
+    /// fields; nil when rooms come from the path or the claims.
+    let defaultRoom: String?
     private let room: Template?
     private let name: Template
     private let welcome: Template?
@@ -21,6 +26,11 @@ struct BroadcastEndpoint: Sendable {
     init(settings: BroadcastSettings, endpoint: String, broker: GatewayBroker? = nil) {
         hub = RoomHub(settings: settings, endpoint: endpoint, broker: broker)
         room = settings.room.map(Template.init)
+        if let text = settings.room {
+            defaultRoom = Template(text).hasFields ? nil : text
+        } else {
+            defaultRoom = endpoint.contains("{") ? nil : endpoint
+        }
         name = Template(settings.name)
         welcome = settings.welcome.map(Template.init)
         format = Template(settings.format)
@@ -30,11 +40,17 @@ struct BroadcastEndpoint: Sendable {
         unavailable = settings.unavailable.map(Template.init)
     }
 
+    /// The room a request joins: the `room` template with path parameters and claims, else the path.
+    func roomName(_ request: WebSocketRequest, claims: Claims?) -> String {
+        room?.render { request.pathParameters[$0] ?? claims?.field($0) } ?? request.path
+    }
+
     func handle(_ session: WebSocketSession) async throws {
         let request = session.request
-        let roomName = room?.render { request.pathParameters[$0] } ?? request.path
+        let claims = request.admitted as? Claims
+        let roomName = roomName(request, claims: claims)
         let memberName: String
-        switch resolveName(request) {
+        switch resolveName(request, claims: claims) {
         case .success(let value): memberName = value
         case .failure(let problem):
             await session.close(CloseReason(.policyViolation, problem.description))
@@ -44,7 +60,7 @@ struct BroadcastEndpoint: Sendable {
             switch field {
             case "name": return memberName
             case "room": return roomName
-            default: return nil
+            default: return claims?.field(field)
             }
         }
         // The welcome and the reset notice may name the room's position, known once the broker replied.
@@ -56,7 +72,7 @@ struct BroadcastEndpoint: Sendable {
                         case "position": position?.description ?? ""
                         case "name": memberName
                         case "room": roomName
-                        default: nil
+                        default: claims?.field(field)
                         }
                     })
             }
@@ -71,7 +87,9 @@ struct BroadcastEndpoint: Sendable {
             since: request.queryParameters["since"],
             resetNotice: { position in render(reset, position) }
         )
+        directory.add(session, room: roomName, name: memberName)
         defer {
+            directory.remove(session)
             hub.leave(
                 session, room: roomName, leaveNotice: leaveNotice.map { PreparedMessage(text: $0.render(fields)) })
         }
@@ -101,12 +119,35 @@ struct BroadcastEndpoint: Sendable {
         }
     }
 
+    /// A text message from the backend API, delivered as a member's would be: through `format` (as
+    /// `name`), the history and the broker. False when the broker refused it.
+    func publish(text: String, name: String, room roomName: String) -> Bool {
+        let rendered = format.render(marking: "position") { field in
+            switch field {
+            case "message": return text
+            case "name": return name
+            case "room": return roomName
+            default: return field.hasPrefix("claims.") ? "" : nil
+            }
+        }
+        return hub.broadcast(
+            PreparedMessage(text: rendered.text), kind: .text, room: roomName, from: nil,
+            positionMarks: rendered.marks)
+    }
+
+    /// A binary message from the backend API, relayed unchanged like a member's.
+    func publish(binary: [UInt8], room roomName: String) -> Bool {
+        guard let message = PreparedMessage(.binary(ByteBuffer(bytes: binary))) else { return false }
+        return hub.broadcast(message, kind: .binary, room: roomName, from: nil)
+    }
+
     private struct NameProblem: Error, CustomStringConvertible {
         let description: String
     }
 
     /// The member name from the `name` template: `{n}`, `{query.NAME}` (validated) and path parameters.
-    private func resolveName(_ request: WebSocketRequest) -> Result<String, NameProblem> {
+    private func resolveName(_ request: WebSocketRequest, claims: Claims?) -> Result<String, NameProblem> {
+        if let chosen = claims?.memberName { return .success(chosen) }
         var problem: NameProblem?
         let query = request.queryParameters
         var number: Int?
@@ -125,7 +166,7 @@ struct BroadcastEndpoint: Sendable {
                 }
                 return value
             }
-            return request.pathParameters[field]
+            return request.pathParameters[field] ?? claims?.field(field)
         }
         if let problem { return .failure(problem) }
         return .success(rendered)

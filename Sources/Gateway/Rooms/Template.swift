@@ -19,6 +19,11 @@ struct Template: Sendable {
         self.parts = parts
     }
 
+    /// True when the template has any field.
+    var hasFields: Bool {
+        parts.contains { if case .field = $0 { true } else { false } }
+    }
+
     /// True when the template has the field `name`.
     func has(_ name: String) -> Bool {
         parts.contains { if case .field(name) = $0 { true } else { false } }

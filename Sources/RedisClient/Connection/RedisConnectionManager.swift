@@ -137,7 +137,8 @@ final class RedisConnectionManager: Sendable {
     }
 
     /// Makes `channel` current (and resubscribes on it); false when the manager was closed.
-    private func activate(_ channel: any Channel) -> Bool {
+    /// `subscribed` completes once Redis confirmed the resubscriptions (or failed them).
+    private func activate(_ channel: any Channel, subscribed: EventLoopPromise<Void>? = nil) -> Bool {
         let active = state.withLockedValue { state -> Bool in
             guard !state.closed else { return false }
             state.channel = channel
@@ -154,6 +155,10 @@ final class RedisConnectionManager: Sendable {
                         promise: channel.eventLoop.makePromise()
                     )
                 )
+            }
+            if let subscribed {
+                EventLoopFuture.andAllComplete(requests.map(\.promise.futureResult), on: channel.eventLoop)
+                    .cascade(to: subscribed)
             }
             if !requests.isEmpty { Self.write(requests, to: channel, address: configuration.address) }
             return true
@@ -186,15 +191,25 @@ final class RedisConnectionManager: Sendable {
 
     private func reconnect() async {
         var backoff = configuration.backoff
+        // The first attempt is at once: a connection that Redis closed (CLIENT KILL, an output-buffer
+        // limit, a timeout) while the server stays up is back within a round trip, so a subscriber
+        // misses only what its room's stream still holds. Backoff applies from the first failure on.
+        var first = true
         while !state.withLockedValue({ $0.closed }) {
-            try? await Task.sleep(for: backoff.nextDelay())
+            if !first { try? await Task.sleep(for: backoff.nextDelay()) }
+            first = false
             if Task.isCancelled { return }
             do {
                 let channel = try await openChannel()
-                if activate(channel) {
+                let subscribed = channel.eventLoop.makePromise(of: Void.self)
+                if activate(channel, subscribed: subscribed) {
+                    // Announced once the subscriptions hold again: whoever catches up on `.reconnected`
+                    // then misses nothing published between its catch-up and the subscription.
+                    try? await subscribed.futureResult.get()
                     logger.info("reconnected to Redis", metadata: ["address": "\(configuration.address)"])
                     eventContinuation.yield(.reconnected)
                 } else {
+                    subscribed.succeed()
                     try? await channel.close()
                 }
                 return

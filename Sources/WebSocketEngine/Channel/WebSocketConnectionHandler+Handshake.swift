@@ -13,6 +13,10 @@ extension WebSocketConnectionHandler {
         }
         let match = router.route(for: head.path)
         let upgrading = Handshake.asksForUpgrade(head)
+        if !upgrading, let route = router.bodyRoute(for: head.path) {
+            readBody(head, route, context: context)
+            return
+        }
         // A tree of files may share its path with a WebSocket endpoint: upgrades go to the endpoint.
         if let tree = router.treeRoute(for: head.path), match == nil || !upgrading {
             answerPlain(head, tree, context: context)

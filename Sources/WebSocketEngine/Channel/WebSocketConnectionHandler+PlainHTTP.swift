@@ -1,8 +1,86 @@
 import Logging
 import NIOCore
 
-/// Plain HTTP answers (health, metrics, pages, files) and keep-alive between them.
+/// A request to a body route being read: its head, its route and the body so far.
+struct BodyRead {
+    let head: HTTPRequestHead
+    let route: WebSocketRouter.BodyRoute
+    var body: [UInt8] = []
+    var remaining: Int
+}
+
+/// Plain HTTP answers (health, metrics, pages, files, body routes) and keep-alive between them.
 extension WebSocketConnectionHandler {
+    /// Starts reading the body of a request to a body route: `Content-Length` bytes, at most the
+    /// route's limit (413 over it, 411 for a chunked body; the connection closes after either).
+    func readBody(_ head: HTTPRequestHead, _ route: WebSocketRouter.BodyRoute, context: ChannelHandlerContext) {
+        if head.values("Transfer-Encoding").contains(where: { !$0.isEmpty }) {
+            return respondPlain(
+                head,
+                PlainHTTPResponse(
+                    status: 411, contentType: "text/plain; charset=utf-8",
+                    text: "Send the body with a Content-Length, not chunked.\n"),
+                forceClose: true, context: context)
+        }
+        // One length, digits only (RFC 9112 §6.3): anything else could frame the body two ways.
+        let declared = Set(head.values("Content-Length").map { $0.trimmingHTTPWhitespace() })
+        let digits = declared.first.map { !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } } ?? true
+        guard declared.count <= 1, digits, let length = declared.first.map({ Int($0) }) ?? 0 else {
+            return respondPlain(
+                head,
+                PlainHTTPResponse(
+                    status: 400, contentType: "text/plain; charset=utf-8",
+                    text: "Content-Length must be one number of bytes.\n"),
+                forceClose: true, context: context)
+        }
+        guard length <= route.maxBodySize else {
+            return respondPlain(
+                head,
+                PlainHTTPResponse(
+                    status: 413, contentType: "application/json",
+                    text: #"{"error":"the body is over the limit of \#(route.maxBodySize) bytes"}"#),
+                forceClose: true, context: context)
+        }
+        phase = .readingBody(BodyRead(head: head, route: route, remaining: length))
+        // A body that stops coming is cut off like a request head that does.
+        if configuration.handshakeTimeout > .zero {
+            handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(
+                in: TimeAmount(configuration.handshakeTimeout)
+            ) { [self] in
+                guard case .readingBody = phase else { return }
+                logger.debug("request body timed out")
+                close(context: context)
+            }
+        }
+    }
+
+    /// Runs a body route's handler on a whole request and answers with what it returns.
+    func answerBody(_ read: BodyRead, context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        phase = .responding
+        let request = PlainHTTPRequest(
+            method: read.head.method,
+            path: read.head.path,
+            query: read.head.query,
+            headers: read.head.headers.map { (name: $0.name, value: $0.value) },
+            body: read.body
+        )
+        let handler = read.route.handler
+        let loop = context.eventLoop
+        let connection = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let head = read.head
+        Task {
+            let response = await handler(request)
+            loop.execute {
+                let handler = connection.value
+                guard case .responding = handler.phase, boundContext.value.channel.isActive else { return }
+                handler.respondPlain(head, response, bodyRead: true, context: boundContext.value)
+            }
+        }
+    }
+
     /// Answers a plain HTTP route: `GET` and `HEAD` reach the handler, other methods get 405.
     func answerPlain(_ head: HTTPRequestHead, _ handler: PlainHTTPHandler, context: ChannelHandlerContext) {
         guard head.method == "GET" || head.method == "HEAD" else {
@@ -26,10 +104,13 @@ extension WebSocketConnectionHandler {
 
     /// Writes a plain response (a file body in chunks), then waits for the next request on the same
     /// connection or closes it, as ``HTTPKeepAlive`` decides. Nothing else is read meanwhile.
-    func respondPlain(_ head: HTTPRequestHead, _ answer: PlainHTTPResponse, context: ChannelHandlerContext) {
+    func respondPlain(
+        _ head: HTTPRequestHead, _ answer: PlainHTTPResponse, forceClose: Bool = false, bodyRead: Bool = false,
+        context: ChannelHandlerContext
+    ) {
         phase = .responding
-        var decision = httpKeepAlive.decide(for: head, draining: core.draining)
-        if configuration.keepAliveTimeout <= .zero { decision = .close }
+        var decision = httpKeepAlive.decide(for: head, draining: core.draining, bodyRead: bodyRead)
+        if configuration.keepAliveTimeout <= .zero || forceClose { decision = .close }
         var headers = [HTTPHeaderField("Content-Type", answer.contentType)]
         // A 304 has no body and names none: its length would be the 200's (RFC 9110 §8.6).
         if answer.status != 304 { headers.append(HTTPHeaderField("Content-Length", "\(answer.contentLength)")) }
@@ -104,7 +185,7 @@ extension WebSocketConnectionHandler {
         if !processing { process(context: context) }
     }
 
-    private func close(context: ChannelHandlerContext) {
+    func close(context: ChannelHandlerContext) {
         phase = .closed
         pending = nil
         context.close(promise: nil)

@@ -18,6 +18,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case responding
         /// The route's asynchronous admission runs: nothing is read until it answers.
         case admitting
+        /// Reading the body of a request to a body route (``WebSocketRouter/handle(under:maxBodySize:handler:)``).
+        case readingBody(BodyRead)
         case open
         case closed
     }
@@ -185,7 +187,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .responding, .admitting:
             readPending = true
             return
-        case .handshake, .open, .closed:
+        case .handshake, .readingBody, .open, .closed:
             break
         }
         context.read()
@@ -229,11 +231,28 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 switch phase {
                 case .handshake: continue
                 case .open: drainFrames(context: context)
+                case .readingBody: continue
                 case .responding, .admitting, .closed: break
                 }
                 return
             case .open:
                 drainFrames(context: context)
+                return
+            case .readingBody(var read):
+                guard read.remaining > 0 else {
+                    answerBody(read, context: context)
+                    return
+                }
+                guard var buffer = pending.take() else { return }
+                let taken = min(read.remaining, buffer.readableBytes)
+                read.body += buffer.readBytes(length: taken) ?? []
+                read.remaining -= taken
+                pending = buffer.readableBytes > 0 ? buffer : nil
+                if read.remaining > 0 {
+                    phase = .readingBody(read)
+                    return
+                }
+                answerBody(read, context: context)
                 return
             case .responding, .admitting:
                 return

@@ -25,8 +25,10 @@ public struct PerMessageDeflateFactory: WebSocketExtensionFactory {
     }
 }
 
-/// One session's permessage-deflate: a compressor and a decompressor, each made on first use, so
-/// sessions that never send or receive a compressed message pay no zlib memory.
+/// One session's permessage-deflate. A direction with context takeover has its own zlib stream, made
+/// on first use (sessions that never send or receive a compressed message pay no zlib memory) and
+/// sized to what was negotiated; a direction without context takeover borrows a stream of its thread's
+/// ``DeflateStreamPool`` for each message, so it holds none at rest.
 final class PerMessageDeflate: WebSocketExtension {
     let agreement: DeflateAgreement
     let configuration: PerMessageDeflateConfiguration
@@ -56,8 +58,21 @@ final class PerMessageDeflate: WebSocketExtension {
         guard message.readableBytes >= max(1, configuration.compressMinSize),
             message.readableBytes < EngineLimits.largestMessage
         else { return (message, 0) }
-        let compressor = try compressor ?? makeCompressor()
-        self.compressor = compressor
+        let pooled = agreement.serverNoContextTakeover
+        let compressor: ZlibCompressor
+        if pooled {
+            compressor = try DeflateStreamPool.current.compressor(
+                windowBits: agreement.serverMaxWindowBits, level: level, memoryLevel: Self.pooledMemoryLevel)
+        } else {
+            compressor =
+                try self.compressor
+                ?? Self.makeCompressor(
+                    windowBits: agreement.serverMaxWindowBits, level: level,
+                    memoryLevel: max(1, min(9, configuration.memoryLevel)))
+            self.compressor = compressor
+        }
+        // A pooled stream is left without history for the next borrower, whatever happens here.
+        defer { if pooled { try? compressor.reset() } }
         var input = message
         var output = allocator.buffer(capacity: compressor.maxSize(from: input))
         try compressor.deflate(from: &input, to: &output, flush: .sync)
@@ -67,13 +82,21 @@ final class PerMessageDeflate: WebSocketExtension {
         {
             output.moveWriterIndex(to: output.writerIndex - 4)
         }
-        if agreement.serverNoContextTakeover { try compressor.reset() }
         return (output, reservedBits)
     }
 
     func decode(_ message: ByteBuffer, reservedBits: UInt8, maxSize: Int) throws -> ByteBuffer {
-        let decompressor = try decompressor ?? ZlibDecompressor(algorithm: .deflate, windowSize: 15)
-        self.decompressor = decompressor
+        let pooled = agreement.clientNoContextTakeover
+        let decompressor: ZlibDecompressor
+        if pooled {
+            decompressor = try DeflateStreamPool.current.decompressor(windowBits: agreement.clientMaxWindowBits)
+        } else {
+            decompressor =
+                try self.decompressor
+                ?? ZlibDecompressor(algorithm: .deflate, windowSize: Int32(agreement.clientMaxWindowBits))
+            self.decompressor = decompressor
+        }
+        defer { if pooled { try? decompressor.reset() } }
         var input = allocator.buffer(capacity: message.readableBytes + 4)
         var message = message
         input.writeBuffer(&message)
@@ -105,17 +128,23 @@ final class PerMessageDeflate: WebSocketExtension {
             }
         }
         if output.readableBytes > maxSize { throw WebSocketExtensionError.messageTooBig }
-        if agreement.clientNoContextTakeover || streamEnded { try decompressor.reset() }
+        if !pooled && streamEnded { try decompressor.reset() }
         return output
     }
 
-    private func makeCompressor() throws -> ZlibCompressor {
+    private var level: Int { max(0, min(9, configuration.compressionLevel)) }
+
+    /// zlib's memory level for pooled compressors: 8, zlib's default (one per thread, so its size
+    /// does not matter).
+    static let pooledMemoryLevel = 8
+
+    static func makeCompressor(windowBits: Int, level: Int, memoryLevel: Int) throws -> ZlibCompressor {
         try ZlibCompressor(
             algorithm: .deflate,
             configuration: ZlibConfiguration(
-                windowSize: Int32(agreement.serverMaxWindowBits),
-                compressionLevel: Int32(max(0, min(9, configuration.compressionLevel))),
-                memoryLevel: 8
+                windowSize: Int32(windowBits),
+                compressionLevel: Int32(level),
+                memoryLevel: Int32(memoryLevel)
             )
         )
     }

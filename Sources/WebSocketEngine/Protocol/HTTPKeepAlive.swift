@@ -3,8 +3,8 @@
 ///
 /// HTTP/1.1 keeps the connection unless the request says `Connection: close`; HTTP/1.0 closes it
 /// unless the request says `Connection: keep-alive`. A request with a body (`Content-Length` above 0
-/// or any `Transfer-Encoding`) closes it: plain routes never read bodies, so the next request's start
-/// could not be found. After `maxRequests` responses, or while the server drains, it closes too.
+/// or any `Transfer-Encoding`) closes it unless a body route read the body: other plain routes never
+/// read bodies, so the next request's start could not be found. After `maxRequests` responses, or while the server drains, it closes too.
 package struct HTTPKeepAlive: Sendable, Equatable {
     /// What the connection does once a response is written.
     package enum Decision: Sendable, Equatable {
@@ -25,18 +25,20 @@ package struct HTTPKeepAlive: Sendable, Equatable {
     }
 
     /// Decides for one request whether its response leaves the connection open, and counts it.
-    package mutating func decide(for head: HTTPRequestHead, draining: Bool) -> Decision {
+    /// `bodyRead`: the request's `Content-Length` body was read (a body route), so a body does not
+    /// stand in the way.
+    package mutating func decide(for head: HTTPRequestHead, draining: Bool, bodyRead: Bool = false) -> Decision {
         served += 1
         if draining || served >= maxRequests { return .close }
-        return Self.requestAllowsKeepAlive(head) ? .keepOpen : .close
+        return Self.requestAllowsKeepAlive(head, bodyRead: bodyRead) ? .keepOpen : .close
     }
 
     /// Whether the request itself allows the connection to stay open (its version, `Connection`
     /// header and body framing).
-    package static func requestAllowsKeepAlive(_ head: HTTPRequestHead) -> Bool {
+    package static func requestAllowsKeepAlive(_ head: HTTPRequestHead, bodyRead: Bool = false) -> Bool {
         guard head.version.major == 1 else { return false }
         if !head.values("Transfer-Encoding").isEmpty { return false }
-        for length in head.values("Content-Length") where length.trimmingHTTPWhitespace() != "0" {
+        for length in head.values("Content-Length") where !bodyRead && length.trimmingHTTPWhitespace() != "0" {
             return false
         }
         let connection = head.tokens("Connection")

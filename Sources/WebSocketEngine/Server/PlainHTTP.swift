@@ -1,6 +1,7 @@
-/// A plain HTTP request to a route added with ``WebSocketRouter/get(_:handler:)``.
+/// A plain HTTP request to a route added with ``WebSocketRouter/get(_:handler:)`` or
+/// ``WebSocketRouter/handle(under:maxBodySize:handler:)``.
 public struct PlainHTTPRequest: Sendable {
-    /// `GET` or `HEAD`.
+    /// `GET` or `HEAD` (any method for ``WebSocketRouter/handle(under:maxBodySize:handler:)``).
     public let method: String
     /// The path, without the query.
     public let path: String
@@ -8,13 +9,19 @@ public struct PlainHTTPRequest: Sendable {
     public let query: String
     /// Header fields in arrival order.
     public let headers: [(name: String, value: String)]
+    /// The body (`Content-Length` bytes) of a request to a route added with
+    /// ``WebSocketRouter/handle(under:maxBodySize:handler:)``; empty for other routes.
+    public let body: [UInt8]
 
     /// A request as the engine hands it to a route (also for testing a handler without a socket).
-    public init(method: String, path: String, query: String, headers: [(name: String, value: String)]) {
+    public init(
+        method: String, path: String, query: String, headers: [(name: String, value: String)], body: [UInt8] = []
+    ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
+        self.body = body
     }
 
     /// The first value of a header (names compare case-insensitively).
@@ -65,6 +72,9 @@ public struct PlainHTTPResponse: Sendable, Equatable {
 /// Answers a plain HTTP request, synchronously on the connection's event loop: keep it short (render a
 /// page, read counters).
 public typealias PlainHTTPHandler = @Sendable (PlainHTTPRequest) -> PlainHTTPResponse
+
+/// Answers a plain HTTP request of any method, with its body, asynchronously (an API).
+public typealias PlainHTTPBodyHandler = @Sendable (PlainHTTPRequest) async -> PlainHTTPResponse
 
 /// An open file a ``PlainHTTPResponse`` sends as its body. It owns its descriptor and closes it when the
 /// last reference goes, whether the body was sent or not.

@@ -103,6 +103,13 @@ public struct WebSocketRouter: Sendable {
     private var templateRoutes: [Route] = []
     private var plainRoutes: [String: PlainHTTPHandler] = [:]
     private var treeRoutes: [String: PlainHTTPHandler] = [:]
+    private var bodyRoutes: [String: BodyRoute] = [:]
+
+    /// A route that reads request bodies (``handle(under:maxBodySize:handler:)``).
+    package struct BodyRoute: Sendable {
+        package let maxBodySize: Int
+        package let handler: PlainHTTPBodyHandler
+    }
 
     /// An empty router.
     public init() {}
@@ -182,6 +189,34 @@ public struct WebSocketRouter: Sendable {
 
     /// The prefixes of the plain HTTP trees (``get(under:handler:)``), sorted.
     public var treePaths: [String] { treeRoutes.keys.sorted() }
+
+    /// Adds an HTTP route of any method at `prefix` and every path below it, whose requests carry a body
+    /// of at most `maxBodySize` bytes (`Content-Length`; a larger one gets 413, a chunked one 411). The
+    /// handler runs asynchronously; nothing more is read from the connection until it answers. Upgrade
+    /// requests still go to WebSocket routes.
+    public mutating func handle(
+        under prefix: String, maxBodySize: Int, handler: @escaping PlainHTTPBodyHandler
+    ) throws(RouteError) {
+        guard prefix.hasPrefix("/"), !prefix.contains("?"), !prefix.contains("{") else {
+            throw RouteError(description: "HTTP path '\(prefix)' must start with '/' and have no query or template")
+        }
+        let key = Self.treeKey(prefix)
+        if bodyRoutes[key] != nil || treeRoutes[key] != nil || plainRoutes[prefix] != nil {
+            throw RouteError(description: "path '\(prefix)' is routed twice; give each route its own path")
+        }
+        bodyRoutes[key] = BodyRoute(maxBodySize: max(0, maxBodySize), handler: handler)
+    }
+
+    /// The body route whose prefix is the longest that `path` is under.
+    package func bodyRoute(for path: String) -> BodyRoute? {
+        guard !bodyRoutes.isEmpty else { return nil }
+        var candidate = Self.treeKey(path)
+        while true {
+            if let route = bodyRoutes[candidate] { return route }
+            guard candidate != "/", let slash = candidate.lastIndex(of: "/") else { return nil }
+            candidate = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+        }
+    }
 
     /// The plain HTTP handler for a request path.
     func plainRoute(for path: String) -> PlainHTTPHandler? {
