@@ -417,7 +417,12 @@ async def killed_mid_stream(gateways, redis, mode):
         await state_everywhere(gateways, "connected")
         for ws, name in ((a, "a"), (b, "b"), (c, "c")):  # every instance publishes again
             await ws.send(f"{name}-after")
-        await asyncio.sleep(0.2)
+        # The top is read once the three are through (on a loaded machine 0.2 s was not always enough,
+        # and a publish landing after the read showed up as an offset past the top).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not {"a: a-after", "b: b-after", "c: c-after"} <= {
+                text for _, text in collectors[0].positioned()}:
+            await asyncio.sleep(0.05)
         top = top_offset(redis, "kill")
         for collector in collectors:
             await collector.until_offset(top)
