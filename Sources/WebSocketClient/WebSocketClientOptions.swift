@@ -26,7 +26,7 @@ public struct WebSocketClientOptions: Sendable {
     /// Creates options; every argument has a default.
     public init(
         webSocket: WebSocketOptions = WebSocketOptions(),
-        deflate: PerMessageDeflateConfiguration? = PerMessageDeflateConfiguration(),
+        deflate: PerMessageDeflateConfiguration? = PerMessageDeflateConfiguration(serverNoContextTakeover: false),
         connectTimeout: Duration = .seconds(10),
         handshakeTimeout: Duration = .seconds(10),
         maxRedirects: Int = 0,

@@ -80,10 +80,14 @@ private let upgraded = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket"
     }
 }
 
+/// A client's plain settings: it asks nothing of the server's context (the server-side default asks
+/// to compress without context, which a client offer would then require).
+private let plainClient = PerMessageDeflateConfiguration(serverNoContextTakeover: false)
+
 @Suite struct PerMessageDeflateClientNegotiationTests {
     @Test func theOffer_carriesTheConfiguredParameters() {
         #expect(
-            PerMessageDeflateClientNegotiation.offer(PerMessageDeflateConfiguration()).description
+            PerMessageDeflateClientNegotiation.offer(plainClient).description
                 == "permessage-deflate")
         let tight = PerMessageDeflateConfiguration(
             serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10)
@@ -100,7 +104,7 @@ private let upgraded = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket"
             ])?
             .first)
         let agreement = try #require(
-            PerMessageDeflateClientNegotiation.accept(response, configuration: PerMessageDeflateConfiguration()))
+            PerMessageDeflateClientNegotiation.accept(response, configuration: plainClient))
         // Our compressor resets (the server asked the client to), the server's does not.
         #expect(agreement.serverNoContextTakeover)
         #expect(!agreement.clientNoContextTakeover)
@@ -118,7 +122,7 @@ private let upgraded = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket"
     func anUnusableAnswer_isRefused(text: String) throws {
         let response = try #require(ExtensionNegotiation.parseOffers([text])?.first)
         #expect(
-            PerMessageDeflateClientNegotiation.accept(response, configuration: PerMessageDeflateConfiguration()) == nil)
+            PerMessageDeflateClientNegotiation.accept(response, configuration: plainClient) == nil)
     }
 
     @Test func aRequiredServerReset_thatTheServerDeclines_isRefused() throws {
