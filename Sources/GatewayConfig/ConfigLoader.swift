@@ -463,7 +463,9 @@ public enum ConfigLoader {
             if type == "proxy" && settings.auth != nil {
                 reader.error(
                     item, "\(path): a proxy endpoint cannot check tokens yet (auth: with type: proxy)",
-                    hint: "add 'auth: null' to this endpoint and let the upstream check its clients (pass_headers: [Authorization])")
+                    hint:
+                        "add 'auth: null' to this endpoint and let the upstream check its clients (pass_headers: [Authorization])"
+                )
             }
             if isStatic {
                 checkStatic(&files, at: item, entries: entries, path, baseDirectory: baseDirectory, reader: &reader)
