@@ -30,28 +30,8 @@ extension WebSocketConnectionHandler {
         guard let context, case .handshake = phase else { return nil }
         var options = options
         options.masking = true
-        self.options = options
         self.extensions = ExtensionPipeline(extensions)
-        sharedEncodingKey = nil
-        let limit = max(1, options.maxQueuedBytes)
-        try? context.channel.syncOptions?.setOption(
-            .writeBufferWaterMark,
-            value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
-        )
-        phase = .open
-        machine = ConnectionStateMachine(
-            role: .client,
-            maxFrameSize: options.maxFrameSize,
-            maxMessageSize: options.maxMessageSize,
-            allowedReservedBits: self.extensions.reservedBits
-        )
-        keepAlive = KeepAlive(
-            pingPeriod: TimeAmount(options.pingPeriod),
-            timeout: TimeAmount(options.timeout),
-            idleTimeout: TimeAmount(options.idleTimeout),
-            now: context.eventLoop.now
-        )
-        scheduleKeepAlive(context: context)
+        enterOpen(options, role: .client, context: context)
         return makeSession(request: request, context: context)
     }
 

@@ -149,7 +149,23 @@ extension WebSocketConnectionHandler {
         answer.write(into: &response)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
 
-        options = route.options
+        enterOpen(route.options, role: .server, context: context)
+        logger[metadataKey: "path"] = "\(head.path)"
+        logger[metadataKey: "endpoint"] = "\(route.path)"
+        let metrics = core.metrics.endpoint(route.path.description)
+        metrics.opened.increment()
+        metrics.open.increment()
+        self.metrics = metrics
+        openedAt = .now()
+        logger.info("connection opened")
+        rateLimiter = options.rateLimit.map { MessageRateLimiter($0, now: .now()) }
+        startSession(request: request, route: route, context: context)
+    }
+
+    /// Enters the open phase with `options` in `role` — the outbound queue limit, the protocol state
+    /// machine, keep-alive — as both ends of a connection do once the 101 is written or read.
+    func enterOpen(_ options: WebSocketOptions, role: FrameParser.Role, context: ChannelHandlerContext) {
+        self.options = options
         phase = .open
         sharedEncodingKey = options.masking ? nil : extensions.sharedEncodingKey
         // The outbound queue limit is the channel's high water mark: above it the channel is not
@@ -159,21 +175,12 @@ extension WebSocketConnectionHandler {
             .writeBufferWaterMark,
             value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
         )
-        logger[metadataKey: "path"] = "\(head.path)"
-        logger[metadataKey: "endpoint"] = "\(route.path)"
-        let metrics = core.metrics.endpoint(route.path.description)
-        metrics.opened.increment()
-        metrics.open.increment()
-        self.metrics = metrics
-        openedAt = .now()
-        logger.info("connection opened")
         machine = ConnectionStateMachine(
-            role: .server,
+            role: role,
             maxFrameSize: options.maxFrameSize,
             maxMessageSize: options.maxMessageSize,
             allowedReservedBits: extensions.reservedBits
         )
-        rateLimiter = options.rateLimit.map { MessageRateLimiter($0, now: .now()) }
         keepAlive = KeepAlive(
             pingPeriod: TimeAmount(options.pingPeriod),
             timeout: TimeAmount(options.timeout),
@@ -181,7 +188,6 @@ extension WebSocketConnectionHandler {
             now: context.eventLoop.now
         )
         scheduleKeepAlive(context: context)
-        startSession(request: request, route: route, context: context)
     }
 
     /// After an asynchronous admission opened the session: frames that came with the request are read,
