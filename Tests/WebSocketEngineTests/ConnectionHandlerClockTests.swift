@@ -32,22 +32,6 @@ import WebSocketEngine
         return channel
     }
 
-    /// The frames the server wrote since the last call: opcode and payload.
-    func writtenFrames(_ channel: EmbeddedChannel) throws -> [(opcode: Opcode, payload: ByteBuffer)] {
-        var bytes = ByteBuffer()
-        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { bytes.writeBuffer(&chunk) }
-        var parser = FrameParser(role: .client, maxFrameSize: Int.max)
-        var frames: [(opcode: Opcode, payload: ByteBuffer)] = []
-        while let event = try parser.next(from: &bytes) {
-            switch event {
-            case .header(let header): frames.append((header.opcode, ByteBuffer()))
-            case .payload(var chunk): frames[frames.count - 1].payload.writeBuffer(&chunk)
-            case .end: break
-            }
-        }
-        return frames
-    }
-
     @Test func keepAlive_followsTheEventLoopClock_pingsAfterThePeriod_andClosesWith1011WithoutAPong() throws {
         let loop = EmbeddedEventLoop()
         let channel = try openSession(loop: loop)

@@ -40,21 +40,6 @@ import WebSocketTesting
         return text
     }
 
-    func frames(_ channel: EmbeddedChannel) throws -> [(opcode: Opcode, payload: ByteBuffer)] {
-        var bytes = ByteBuffer()
-        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { bytes.writeBuffer(&chunk) }
-        var parser = FrameParser(role: .client, maxFrameSize: Int.max)
-        var frames: [(opcode: Opcode, payload: ByteBuffer)] = []
-        while let event = try parser.next(from: &bytes) {
-            switch event {
-            case .header(let header): frames.append((header.opcode, ByteBuffer()))
-            case .payload(var chunk): frames[frames.count - 1].payload.writeBuffer(&chunk)
-            case .end: break
-            }
-        }
-        return frames
-    }
-
     func closeCode(_ frame: (opcode: Opcode, payload: ByteBuffer)?) -> UInt16? {
         guard let frame, frame.opcode == .close else { return nil }
         return frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt16.self)
@@ -117,7 +102,7 @@ import WebSocketTesting
         try channel.writeInbound(
             WebSocketTestClient.frameBytes(opcode: 0x1, payload: Array("hi".utf8), maskingKey: nil))
         loop.run()
-        #expect(closeCode(try frames(channel).last) == 1002)
+        #expect(closeCode(try writtenFrames(channel).last) == 1002)
     }
 
     @Test func aFrameOverTheLimit_closesWith1009_atItsHeader() throws {
@@ -131,7 +116,7 @@ import WebSocketTesting
         header.writeBytes([1, 2, 3, 4])
         try channel.writeInbound(header)
         loop.run()
-        #expect(closeCode(try frames(channel).last) == 1009)
+        #expect(closeCode(try writtenFrames(channel).last) == 1009)
     }
 
     @Test func aPing_isAnsweredWithItsPayload_evenWhileTheHandlerReadsNothing() throws {
@@ -141,7 +126,7 @@ import WebSocketTesting
         try open(channel, loop: loop)
         try channel.writeInbound(WebSocketTestClient.frameBytes(opcode: 0x9, payload: [7, 8, 9], maskingKey: Self.key))
         loop.run()
-        let answer = try frames(channel)
+        let answer = try writtenFrames(channel)
         #expect(answer.map(\.opcode) == [.pong])
         #expect(answer.first.map { Array($0.payload.readableBytesView) } == [7, 8, 9])
     }
@@ -160,11 +145,11 @@ import WebSocketTesting
         try channel.writeInbound(
             WebSocketTestClient.frameBytes(opcode: 0x8, payload: Array(close.readableBytesView), maskingKey: Self.key))
         loop.run()
-        #expect(try frames(channel).isEmpty)
+        #expect(try writtenFrames(channel).isEmpty)
         loop.advanceTime(by: .milliseconds(999))
-        #expect(try frames(channel).isEmpty)
+        #expect(try writtenFrames(channel).isEmpty)
         loop.advanceTime(by: .milliseconds(1))
-        #expect(closeCode(try frames(channel).last) == 1000)
+        #expect(closeCode(try writtenFrames(channel).last) == 1000)
     }
 
     /// Runs the loop until the handler wrote something or `seconds` of wall time passed (body routes
