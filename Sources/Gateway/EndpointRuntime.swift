@@ -24,6 +24,9 @@ final class EndpointRuntime: Sendable {
     private let processes: ProcessEndpoint?
     private let serve: WebSocketHandler
     private let sessions = NIOLockedValueBox<[ObjectIdentifier: WebSocketSession]>([:])
+    /// Set once ``closeSessions(_:)`` ran (a reload retired this runtime): a session whose handler starts
+    /// only now (its 101 went out just before the reload) is closed with the same reason at once.
+    private let retired = NIOLockedValueBox<CloseReason?>(nil)
 
     init(
         _ endpoint: EndpointConfiguration,
@@ -106,7 +109,16 @@ final class EndpointRuntime: Sendable {
     var handler: WebSocketHandler {
         { [self] session in
             let id = ObjectIdentifier(session)
-            sessions.withLockedValue { $0[id] = session }
+            // Listed, or told it came too late, under one lock with `closeSessions`: none slips between.
+            let late: CloseReason? = sessions.withLockedValue { all in
+                if let reason = retired.withLockedValue({ $0 }) { return reason }
+                all[id] = session
+                return nil
+            }
+            if let late {
+                await session.close(late)
+                return
+            }
             let expiry = EndpointAuth.expiryTimer(for: session, leeway: leeway)
             defer {
                 expiry?.cancel()
@@ -129,7 +141,10 @@ final class EndpointRuntime: Sendable {
 
     /// Closes every session with `reason` (1001 on reload or removal).
     func closeSessions(_ reason: CloseReason) async {
-        let open = sessions.withLockedValue { Array($0.values) }
+        let open = sessions.withLockedValue { all in
+            retired.withLockedValue { $0 = reason }
+            return Array(all.values)
+        }
         await withTaskGroup(of: Void.self) { group in
             for session in open { group.addTask { await session.close(reason) } }
         }
