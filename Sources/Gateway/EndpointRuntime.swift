@@ -57,6 +57,7 @@ final class EndpointRuntime: Sendable {
             hub = broadcast.hub
             broadcastEndpoint = broadcast
             roomOf = { request, claims in broadcast.roomName(request, claims: claims) }
+            if broadcast.numbersMembers { admission = numbering { broadcast.hub.nextMemberNumber() } }
             serve = { session in try await broadcast.handle(session) }
         case .process(let settings) where settings.shared:
             let process = SharedProcess(
@@ -64,7 +65,10 @@ final class EndpointRuntime: Sendable {
             shared = process
             hub = process.hub
             let connections = ConnectionCounter()
-            serve = { session in try await process.handle(session, connection: connections.next()) }
+            admission = numbering { connections.next() }
+            serve = { session in
+                try await process.handle(session, connection: session.request.sessionNumber ?? connections.next())
+            }
         case .staticFiles:
             // Files are a plain HTTP tree (`StaticFiles`), routed by `GatewayApplication`, never a session.
             throw GatewayError("endpoint \(endpoint.path) serves files, not WebSocket sessions")

@@ -59,6 +59,19 @@ func residentMiB() -> Double {
         }
     }
 
+    /// `{n}` is taken when the handshake is answered, so a member that connected after another's 101 has
+    /// the higher number however their handlers happen to be scheduled (once a CI flake).
+    @Test func memberNumbers_followTheOrderOfTheHandshakes() async throws {
+        let app = try application("version: 1\nendpoints:\n  - { path: /room, type: broadcast, ping_period: 0 }\n")
+        try await withTestServer(app.router) { server in
+            var members: [WebSocketTestClient] = []
+            for _ in 0..<40 { members.append(try await server.connect("/room")) }
+            for (index, member) in members.enumerated() {
+                #expect(try await nextText(member) == "You've logged in as [user\(index)]")
+            }
+        }
+    }
+
     @Test func thousandMembers_eachReceiveEveryMessage_inOrder() async throws {
         raiseDescriptorLimit()
         let app = try application("version: 1\nendpoints:\n  - { path: /room, type: broadcast, ping_period: 0 }\n")

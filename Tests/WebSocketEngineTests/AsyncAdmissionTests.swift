@@ -118,4 +118,38 @@ private func withServer(_ router: WebSocketRouter, _ body: (WebSocketServer, Int
             #expect(asked.withLockedValue { $0 } == 0)
         }
     }
+
+    @Test func aSyncGrant_reachesTheSessionAndTheAsyncCheck_andAddsItsHeaders() async throws {
+        let seenByCheck = NIOLockedValueBox<String?>(nil)
+        let numbers = NIOLockedValueBox(0)
+        var router = WebSocketRouter()
+        try router.webSocket(
+            "/numbered", options: WebSocketOptions(pingPeriod: .zero),
+            admission: { _ in
+                let number = numbers.withLockedValue { value in
+                    defer { value += 1 }
+                    return value
+                }
+                return .grant(AdmissionGrant(value: "n\(number)", headers: [(name: "X-Number", value: "\(number)")]))
+            },
+            asyncAdmission: { request in
+                seenByCheck.withLockedValue { $0 = request.admitted as? String }
+                return .accept
+            }
+        ) { session in
+            try await session.send("granted \(session.request.admitted as? String ?? "nothing")")
+        }
+        try await withTestServer(router) { server in
+            let client = try await RawHTTPClient.connect(port: server.port)
+            try await client.send(upgradeRequest("/numbered"))
+            let answer = try await client.response()
+            #expect(answer.status == 101)
+            #expect(answer.headers["x-number"] == "0")
+            await client.close()
+            #expect(seenByCheck.withLockedValue { $0 } == "n0")
+
+            let session = try await server.connect("/numbered")
+            #expect(try await session.receive().readText() == "granted n1")
+        }
+    }
 }

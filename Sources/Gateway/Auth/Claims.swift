@@ -68,7 +68,7 @@ indirect enum ClaimValue: Sendable, Equatable, Codable {
     }
 }
 
-/// The claims of a verified token, handed to the session as ``WebSocketEngine/WebSocketRequest/admitted``.
+/// The claims of a verified token, handed to the session in ``Admitted``.
 struct Claims: Sendable, Equatable {
     /// Every claim by name.
     let values: [String: ClaimValue]

@@ -102,20 +102,22 @@ struct EndpointAuth: Sendable {
             case .success(let verified): claims = verified
             case .failure(let failure): return .refuse(failure.refusal(sources: tokenSources))
             }
+            var admitted = Admitted(claims: claims)
             if let next {
                 switch next(request) {
                 case .refuse(let refusal): return .refuse(refusal)
-                case .accept, .grant: break
+                case .grant(let grant): admitted.number = (grant.value as? Admitted)?.number
+                case .accept: break
                 }
             }
-            return .grant(AdmissionGrant(value: claims, abandoned: release))
+            return .grant(AdmissionGrant(value: admitted, abandoned: release))
         }
     }
 
     /// Closes `session` with 1008 "token expired" when its token's `exp` (plus `leeway`) passes: a timer,
     /// cancelled when the session ends first.
     static func expiryTimer(for session: WebSocketSession, leeway: Double) -> Task<Void, Never>? {
-        guard let expiry = (session.request.admitted as? Claims)?.expiry else { return nil }
+        guard let expiry = session.request.claims?.expiry else { return nil }
         return Task {
             let delay = expiry + leeway - Date().timeIntervalSince1970
             if delay > 0 {

@@ -160,7 +160,7 @@ final class ProcessEndpoint: Sendable {
         }
         variables.merge(added) { _, added in added }
         // A verified token: `WSGATE_CLAIM_<NAME>` for its string and number claims, `{claims.NAME}` in `env`.
-        if let claims = request.admitted as? Claims {
+        if let claims = request.claims {
             variables.merge(claims.environment) { _, claim in claim }
             for (name, value) in settings.environment where value.contains("{claims.") {
                 variables[name] = Template(value).render { claims.field($0) }

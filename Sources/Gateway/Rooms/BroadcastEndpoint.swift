@@ -47,7 +47,7 @@ struct BroadcastEndpoint: Sendable {
 
     func handle(_ session: WebSocketSession) async throws {
         let request = session.request
-        let claims = request.admitted as? Claims
+        let claims = request.claims
         let roomName = roomName(request, claims: claims)
         let memberName: String
         switch resolveName(request, claims: claims) {
@@ -145,6 +145,9 @@ struct BroadcastEndpoint: Sendable {
         let description: String
     }
 
+    /// Whether member names use `{n}`: the number is then taken at admission (see ``Admitted``).
+    var numbersMembers: Bool { name.has("n") }
+
     /// The member name from the `name` template: `{n}`, `{query.NAME}` (validated) and path parameters.
     private func resolveName(_ request: WebSocketRequest, claims: Claims?) -> Result<String, NameProblem> {
         if let chosen = claims?.memberName { return .success(chosen) }
@@ -153,7 +156,7 @@ struct BroadcastEndpoint: Sendable {
         var number: Int?
         let rendered = name.render { field in
             if field == "n" {
-                if number == nil { number = hub.nextMemberNumber() }
+                if number == nil { number = request.sessionNumber ?? hub.nextMemberNumber() }
                 return number.map(String.init)
             }
             if field.hasPrefix("query.") {

@@ -77,7 +77,7 @@ extension WebSocketConnectionHandler {
         registered = true
 
         let remote = context.channel.remoteAddress
-        let request = WebSocketRequest(
+        var request = WebSocketRequest(
             path: head.path,
             query: head.query,
             headers: head.headers.map { (name: $0.name, value: $0.value) },
@@ -86,22 +86,33 @@ extension WebSocketConnectionHandler {
             remotePort: remote?.port,
             subprotocol: subprotocol
         )
-        if let admission = route.admission, case .refuse(let refusal) = admission(request) {
+        var granted: [HTTPHeaderField] = []
+        switch route.admission?(request) {
+        case .refuse(let refusal):
             refuseAdmission(refusal, context: context)
             return
+        case .grant(let grant):
+            if let chosen = grant.subprotocol { request.subprotocol = chosen }
+            request.admitted = grant.value
+            granted = grant.headers.map { HTTPHeaderField($0.name, $0.value) }
+        case .accept, nil:
+            break
         }
         guard let check = route.asyncAdmission else {
-            open(head, route: route, request: request, acceptKey: acceptKey, headers: [], context: context)
+            open(head, route: route, request: request, acceptKey: acceptKey, headers: granted, context: context)
             return
         }
         phase = .admitting
         let loop = context.eventLoop
         let connection = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let checked = request
+        let grantedBySync = granted
         Task {
-            let decision = await check(request)
+            let decision = await check(checked)
             loop.execute {
-                var request = request
+                var request = checked
+                let granted = grantedBySync
                 let handler = connection.value
                 let context = boundContext.value
                 guard case .admitting = handler.phase, context.channel.isActive else {
@@ -113,14 +124,15 @@ extension WebSocketConnectionHandler {
                     handler.refuseAdmission(refusal, context: context)
                 case .accept:
                     handler.open(
-                        head, route: route, request: request, acceptKey: acceptKey, headers: [], context: context)
+                        head, route: route, request: request, acceptKey: acceptKey, headers: granted,
+                        context: context)
                     handler.afterAdmission(context: context)
                 case .grant(let grant):
                     if let chosen = grant.subprotocol { request.subprotocol = chosen }
                     request.admitted = grant.value
                     handler.open(
                         head, route: route, request: request, acceptKey: acceptKey,
-                        headers: grant.headers.map { HTTPHeaderField($0.name, $0.value) }, context: context)
+                        headers: granted + grant.headers.map { HTTPHeaderField($0.name, $0.value) }, context: context)
                     handler.afterAdmission(context: context)
                 }
             }
