@@ -115,6 +115,7 @@ public final class RedisRoomBroker: Sendable {
     private let inbox: AsyncStream<Input>.Continuation
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
     private let counters = NIOLockedValueBox(Statistics())
+    private let requests: InstanceRequests
     private let metrics: BrokerMetrics
 
     private init(
@@ -126,6 +127,7 @@ public final class RedisRoomBroker: Sendable {
         settings: Settings,
         logger: Logger,
         metrics: BrokerMetrics,
+        requests: InstanceRequests,
         onDelivery: @escaping @Sendable (Delivery) -> Void
     ) {
         self.instanceID = instanceID
@@ -137,6 +139,7 @@ public final class RedisRoomBroker: Sendable {
         self.logger = logger
         self.onDelivery = onDelivery
         self.metrics = metrics
+        self.requests = requests
         let (changes, changesContinuation) = AsyncStream.makeStream(of: SubscriptionChange.self)
         subscriptionChanges = changesContinuation
         let (inputs, inboxContinuation) = AsyncStream.makeStream(
@@ -150,6 +153,7 @@ public final class RedisRoomBroker: Sendable {
             Task { await self.consume(inputs) },
             Task {
                 for await message in subscriber.messages {
+                    if requests.receive(message, client: client) { continue }
                     if case .dropped = inboxContinuation.yield(.message(message)) { self.countDrop() }
                 }
             },
@@ -177,12 +181,16 @@ public final class RedisRoomBroker: Sendable {
     ) async throws -> RedisRoomBroker {
         let client = try await RedisClient.connect(to: configuration, logger: logger)
         let metrics = BrokerMetrics()
+        var connected: RedisSubscriber?
         do {
             let subscriber = try await RedisSubscriber.connect(
                 to: configuration, logger: logger, onDrop: { metrics.dropped.increment() })
+            connected = subscriber
             let instanceID = UInt64.random(in: 1...UInt64.max)
             let script = RoomKeys.publishScript(instance: instanceID)
             let sha = try await client.load(script)
+            let requests = InstanceRequests(prefix: settings.prefix, instanceID: instanceID)
+            try await subscriber.subscribe(to: [requests.controlChannel, requests.replyChannel])
             return RedisRoomBroker(
                 instanceID: instanceID,
                 client: client,
@@ -192,9 +200,11 @@ public final class RedisRoomBroker: Sendable {
                 settings: settings,
                 logger: logger,
                 metrics: metrics,
+                requests: requests,
                 onDelivery: onDelivery
             )
         } catch {
+            await connected?.close()
             await client.close()
             throw error
         }
@@ -277,6 +287,19 @@ public final class RedisRoomBroker: Sendable {
             }
             return UInt64(offset)
         }
+    }
+
+    /// Sends `request` to every instance sharing this Redis and prefix (this one too) and returns their
+    /// answers once every instance that received it answered, or after `timeout` what arrived by then.
+    /// Throws when Redis cannot be reached. See ``answerRequests(with:)``.
+    public func ask(_ request: [UInt8], timeout: Duration = .seconds(1)) async throws -> InstanceAnswers {
+        try await requests.ask(request, timeout: timeout, client: client)
+    }
+
+    /// What this instance answers to the requests of ``ask(_:timeout:)`` (from any instance); until
+    /// set, an empty answer.
+    public func answerRequests(with answerer: @escaping @Sendable ([UInt8]) async -> [UInt8]) {
+        requests.answer(with: answerer)
     }
 
     /// This instance has a member in `room` (the first one subscribes).

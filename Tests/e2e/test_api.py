@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def test_publish_reaches_members_through_format_and_history_and_rooms_lists_them
                 assert await bob.recv() == payload
                 status, body = await asyncio.to_thread(api, port, "GET", "/api/rooms?endpoint=/room/%7Broom%7D")
                 assert status == 200
-                assert body == {"endpoint": "/room/{room}", "rooms": [{"room": "r1", "members": 2}]}
+                assert body == {"endpoint": "/room/{room}", "rooms": [{"room": "r1", "members": 2},],
+                                "instances": 1, "complete": True}
 
     run(scenario())
 
@@ -109,7 +111,7 @@ def test_disconnect_closes_matching_sessions_with_the_code_and_reason(single):
                 connect(single.url("/room/r2?name=alice")) as other:
             status, body = await asyncio.to_thread(api, port, "POST", "/api/disconnect", {
                 "endpoint": "/room/{room}", "room": "r1", "name": "alice", "code": 4001, "reason": "kicked"})
-            assert (status, body) == (200, {"disconnected": 1})
+            assert (status, body) == (200, {"disconnected": 1, "instances": 1, "complete": True})
             with pytest.raises(ConnectionClosed) as closed:
                 await alice.recv()
             assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4001, "kicked")
@@ -165,6 +167,71 @@ def test_publish_reaches_members_on_two_instances_through_redis(tmp_path):
                 assert status == 200
                 assert await asyncio.wait_for(alice.recv(), 5) == "[api]: both"
                 assert await asyncio.wait_for(bob.recv(), 5) == "[api]: both"
+
+        run(scenario())
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        redis.stop()
+
+
+def test_rooms_and_disconnect_span_every_instance_sharing_the_broker(tmp_path):
+    redis = Redis()
+    gateways = []
+    try:
+        broker = f"broker: {{ url: \"{redis.url}\", prefix: api-census }}"
+        for _ in range(3):
+            port = free_port()
+            gateway = Gateway(config(tmp_path, port, broker=broker), env={"WSGATE_API_KEY": KEY})
+            gateway.api_port = port
+            gateways.append(gateway)
+        first, second, third = gateways
+        rooms = "/api/rooms?endpoint=/room/%7Broom%7D"
+
+        async def scenario():
+            async with connect(first.url("/room/r1?name=alice")) as alice, \
+                    connect(second.url("/room/r1?name=bob")) as bob, \
+                    connect(third.url("/room/r2?name=carol")) as carol:
+                # Asked on any instance, the counts are those of all three.
+                for gateway in gateways:
+                    status, body = await asyncio.to_thread(api, gateway.api_port, "GET", rooms)
+                    assert (status, body) == (200, {
+                        "endpoint": "/room/{room}", "rooms": [{"room": "r1", "members": 2},
+                                                              {"room": "r2", "members": 1}],
+                        "instances": 3, "complete": True})
+                # A disconnect asked on the first instance closes carol on the third.
+                status, body = await asyncio.to_thread(api, first.api_port, "POST", "/api/disconnect", {
+                    "endpoint": "/room/{room}", "name": "carol", "code": 4003, "reason": "banned"})
+                assert (status, body) == (200, {"disconnected": 1, "instances": 3, "complete": True})
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(carol.recv(), 5)
+                assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4003, "banned")
+                status, body = await asyncio.to_thread(api, second.api_port, "GET", rooms)
+                assert body["rooms"] == [{"room": "r1", "members": 2}]
+
+                # An instance that cannot answer (stopped) is waited for a second, then said missing.
+                os.kill(third.process.pid, signal.SIGSTOP)
+                try:
+                    status, body = await asyncio.to_thread(api, first.api_port, "GET", rooms)
+                    assert (status, body["rooms"], body["instances"], body["complete"]) == (
+                        200, [{"room": "r1", "members": 2}], 2, False)
+                finally:
+                    os.kill(third.process.pid, signal.SIGCONT)
+
+                # Redis gone: this instance's own members, said incomplete; sessions stay open.
+                redis.kill()
+                status, body = await asyncio.to_thread(api, second.api_port, "GET", rooms)
+                assert (status, body) == (200, {
+                    "endpoint": "/room/{room}", "rooms": [{"room": "r1", "members": 1}],
+                    "instances": 1, "complete": False})
+                status, body = await asyncio.to_thread(api, first.api_port, "POST", "/api/disconnect", {
+                    "endpoint": "/room/{room}", "name": "bob"})
+                assert (status, body) == (200, {"disconnected": 0, "instances": 1, "complete": False})
+                status, body = await asyncio.to_thread(api, first.api_port, "POST", "/api/disconnect", {
+                    "endpoint": "/room/{room}", "name": "alice"})
+                assert (status, body) == (200, {"disconnected": 1, "instances": 1, "complete": False})
+                with pytest.raises(ConnectionClosed):
+                    await asyncio.wait_for(alice.recv(), 5)
 
         run(scenario())
     finally:

@@ -30,6 +30,23 @@ protocol APITarget: Sendable {
     func broadcastEndpoint(_ path: String) -> BroadcastEndpoint?
 }
 
+/// A rooms or disconnect request, as every instance answers it through the broker.
+struct InstanceQuery: Codable, Sendable, Equatable {
+    enum Operation: String, Codable, Sendable { case rooms, disconnect }
+    var op: Operation
+    var endpoint: String
+    var room: String?
+    var name: String?
+    var code: Int?
+    var reason: String?
+}
+
+/// One instance's answer: its members per room, or how many sessions it closed.
+struct InstanceAnswer: Codable, Sendable, Equatable {
+    var rooms: [String: Int]?
+    var disconnected: Int?
+}
+
 /// `server.api`: `POST {path}/publish`, `GET {path}/rooms`, `POST {path}/disconnect`, behind a bearer
 /// key compared in constant time. Errors are JSON: 401 bad key, 400 bad body, 404 unknown endpoint or
 /// route, 405 wrong method (413 for a body over `max_body` comes from the HTTP server).
@@ -80,7 +97,7 @@ struct BackendAPI: Sendable {
         do {
             switch (route, request.method) {
             case ("/publish", "POST"): return try publish(request.body)
-            case ("/rooms", "GET"): return try rooms(request.query)
+            case ("/rooms", "GET"): return try await rooms(request.query)
             case ("/disconnect", "POST"): return try await disconnect(request.body)
             case ("/publish", _), ("/disconnect", _): return .error(405, "\(request.path) answers POST only")
             case ("/rooms", _): return .error(405, "\(request.path) answers GET only")
@@ -148,7 +165,7 @@ struct BackendAPI: Sendable {
         return APIResponse(status: 200, json: #"{"published":true,"room":\#(JSONText.quoted(room))}"#)
     }
 
-    private func rooms(_ query: String) throws(APIResponse) -> APIResponse {
+    private func rooms(_ query: String) async throws(APIResponse) -> APIResponse {
         var path: String?
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
@@ -156,25 +173,94 @@ struct BackendAPI: Sendable {
         }
         guard let path else { return .error(400, "give the endpoint: ?endpoint=/chat/{room}") }
         let endpoint = try self.endpoint(path)
-        let members = endpoint.hub.statistics().members.filter { $0.value > 0 }
+        let (answers, census) = await everyInstance(
+            InstanceQuery(op: .rooms, endpoint: path), of: endpoint,
+            local: InstanceAnswer(rooms: Self.members(endpoint)))
+        var members: [String: Int] = [:]
+        for answer in answers { members.merge(answer.rooms ?? [:], uniquingKeysWith: +) }
         let rooms = members.keys.sorted().map { #"{"room":\#(JSONText.quoted($0)),"members":\#(members[$0] ?? 0)}"# }
         return APIResponse(
-            status: 200, json: #"{"endpoint":\#(JSONText.quoted(path)),"rooms":[\#(rooms.joined(separator: ","))]}"#)
+            status: 200,
+            json: #"{"endpoint":\#(JSONText.quoted(path)),"rooms":[\#(rooms.joined(separator: ","))],\#(census)}"#)
     }
 
     private func disconnect(_ body: [UInt8]) async throws(APIResponse) -> APIResponse {
         let request = try decode(DisconnectBody.self, body)
         let endpoint = try self.endpoint(request.endpoint)
-        let code = request.code ?? 1000
+        let query = InstanceQuery(
+            op: .disconnect, endpoint: request.endpoint, room: request.room, name: request.name, code: request.code,
+            reason: request.reason)
+        if case .failure(let problem) = Self.closeReason(query) { return problem }
+        let (answers, census) = await everyInstance(
+            query, of: endpoint, local: InstanceAnswer(disconnected: await Self.disconnect(endpoint, query)))
+        let count = answers.reduce(0) { $0 + ($1.disconnected ?? 0) }
+        return APIResponse(status: 200, json: #"{"disconnected":\#(count),\#(census)}"#)
+    }
+
+    /// The close a disconnect sends: `code` (1000 by default; 1001, 1008 or 3000–4999) and `reason`
+    /// (at most 123 bytes).
+    static func closeReason(_ query: InstanceQuery) -> Result<CloseReason, APIResponse> {
+        let code = query.code ?? 1000
         guard code == 1000 || code == 1001 || code == 1008 || (3000...4999).contains(code) else {
-            return .error(400, "code \(code) cannot be sent: use 1000, 1001, 1008 or 3000-4999")
+            return .failure(.error(400, "code \(code) cannot be sent: use 1000, 1001, 1008 or 3000-4999"))
         }
-        let reason = request.reason ?? ""
+        let reason = query.reason ?? ""
         guard reason.utf8.count <= 123 else {
-            return .error(400, "reason is \(reason.utf8.count) bytes; a close reason holds at most 123")
+            return .failure(.error(400, "reason is \(reason.utf8.count) bytes; a close reason holds at most 123"))
         }
-        let count = await endpoint.directory.close(
-            room: request.room, name: request.name, CloseReason(CloseReason.Code(UInt16(code)), reason))
-        return APIResponse(status: 200, json: #"{"disconnected":\#(count)}"#)
+        return .success(CloseReason(CloseReason.Code(UInt16(code)), reason))
+    }
+
+    /// This instance's members per room of `endpoint` (rooms with members only).
+    static func members(_ endpoint: BroadcastEndpoint) -> [String: Int] {
+        endpoint.hub.statistics().members.filter { $0.value > 0 }
+    }
+
+    /// Closes this instance's sessions of `endpoint` matching `query`'s room and name (none for a code
+    /// or reason that cannot be sent).
+    static func disconnect(_ endpoint: BroadcastEndpoint, _ query: InstanceQuery) async -> Int {
+        guard case .success(let reason) = closeReason(query) else { return 0 }
+        return await endpoint.directory.close(room: query.room, name: query.name, reason)
+    }
+
+    /// When `endpoint`'s rooms go through the broker, asks every instance (this one included) and returns
+    /// their answers; otherwise (no broker, `broker: local`), or when Redis cannot be reached, this
+    /// instance's `local` answer. `census` is the JSON members
+    /// `"instances":N,"complete":BOOL`: how many instances answered, and whether that is all of them.
+    private func everyInstance(
+        _ query: InstanceQuery, of endpoint: BroadcastEndpoint, local: @autoclosure () async -> InstanceAnswer
+    ) async -> (
+        answers: [InstanceAnswer], census: String
+    ) {
+        if let broker = endpoint.hub.broker, let request = try? JSONEncoder().encode(query) {
+            do {
+                let result = try await broker.ask(Array(request))
+                let answers = result.answers.compactMap {
+                    try? JSONDecoder().decode(InstanceAnswer.self, from: Data($0))
+                }
+                return (answers, #""instances":\#(answers.count),"complete":\#(result.unanswered == 0)"#)
+            } catch {
+                // Redis is away: this instance alone, said as such.
+                return ([await local()], #""instances":1,"complete":false"#)
+            }
+        }
+        return ([await local()], #""instances":1,"complete":true"#)
+    }
+
+    /// What this instance answers to another's (or its own) ``InstanceQuery`` through the broker.
+    static func answer(_ request: [UInt8], target: any APITarget) async -> [UInt8] {
+        guard let query = try? JSONDecoder().decode(InstanceQuery.self, from: Data(request)) else { return [] }
+        var answer = InstanceAnswer()
+        // An instance that does not serve the endpoint (another configuration) answers nothing for it.
+        if let endpoint = target.broadcastEndpoint(query.endpoint) {
+            switch query.op {
+            case .rooms: answer.rooms = members(endpoint)
+            case .disconnect: answer.disconnected = await disconnect(endpoint, query)
+            }
+        } else {
+            answer = InstanceAnswer(
+                rooms: query.op == .rooms ? [:] : nil, disconnected: query.op == .disconnect ? 0 : nil)
+        }
+        return (try? Array(JSONEncoder().encode(answer))) ?? []
     }
 }

@@ -91,6 +91,16 @@ public final class GatewayBroker: Sendable {
             + #""rejected":\#(rejected),"local":\#(local),"delivery_lag_ms":\#(counts.lastLagMilliseconds)}"#
     }
 
+    /// Sends a request to every instance sharing this broker (see ``RedisRoomBroker/ask(_:timeout:)``).
+    func ask(_ request: [UInt8]) async throws -> InstanceAnswers {
+        try await broker.ask(request, timeout: .seconds(1))
+    }
+
+    /// What this instance answers to the other instances' requests.
+    func answerRequests(with answerer: @escaping @Sendable ([UInt8]) async -> [UInt8]) {
+        broker.answerRequests(with: answerer)
+    }
+
     /// Closes both Redis connections.
     public func close() async {
         await broker.close()

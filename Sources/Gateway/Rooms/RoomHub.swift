@@ -70,7 +70,8 @@ final class RoomHub: Sendable {
 
     let settings: BroadcastSettings
     /// The broker rooms go through (nil: in this process only).
-    private let broker: GatewayBroker?
+    /// The broker its rooms go through; nil for an instance's own rooms (no `broker:`, or `broker: local`).
+    let broker: GatewayBroker?
     private let endpoint: String
     private let state = NIOLockedValueBox(State())
     private let rejected = Atomic<Int>(0)
