@@ -7,6 +7,8 @@ import WebSocketEngine
 struct Admitted: Sendable {
     var claims: Claims?
     var number: Int?
+    /// The upstream session `type: proxy` opened for this client.
+    var upstream: WebSocketSession?
 }
 
 extension WebSocketRequest {
@@ -14,6 +16,8 @@ extension WebSocketRequest {
     var claims: Claims? { (admitted as? Admitted)?.claims }
     /// The session's number on its endpoint, taken at admission (see ``Admitted``).
     var sessionNumber: Int? { (admitted as? Admitted)?.number }
+    /// The upstream session of a proxied client.
+    var upstream: WebSocketSession? { (admitted as? Admitted)?.upstream }
 }
 
 /// The admission of an endpoint that numbers its sessions: takes the next number before the 101.

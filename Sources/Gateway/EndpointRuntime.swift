@@ -47,6 +47,7 @@ final class EndpointRuntime: Sendable {
         var shared: SharedProcess?
         var processes: ProcessEndpoint?
         var broadcastEndpoint: BroadcastEndpoint?
+        var proxyEndpoint: ProxyEndpoint?
         var roomOf: @Sendable (WebSocketRequest, Claims) -> String? = { _, _ in nil }
         switch endpoint.kind {
         case .echo(let settings):
@@ -75,6 +76,7 @@ final class EndpointRuntime: Sendable {
         case .proxy(let settings):
             let proxy = ProxyEndpoint(
                 settings: settings, path: endpoint.path, options: options, secure: secure, logger: logger)
+            proxyEndpoint = proxy
             asyncAdmission = { request in await proxy.admit(request) }
             serve = { session in try await proxy.handle(session) }
         case .process(let settings):
@@ -89,8 +91,15 @@ final class EndpointRuntime: Sendable {
             // A process slot is taken only once the token passed, and given back if the client left meanwhile.
             var release: (@Sendable () -> Void)?
             if let processes { release = { processes.release() } }
-            // (`auth` on a proxy endpoint is refused by the configuration loader.)
-            asyncAdmission = auth.admission(then: admission, release: release)
+            if let proxy = proxyEndpoint {
+                // The upstream is asked only once the token passed, with its claims in `headers:`.
+                let tokenQuery = auth.tokenQueryParameters
+                asyncAdmission = auth.admission { request, claims in
+                    await proxy.admit(request, claims: claims, tokenQuery: tokenQuery)
+                }
+            } else {
+                asyncAdmission = auth.admission(then: admission, release: release)
+            }
             admission = nil
             leeway = auth.check.leeway
         } else {
@@ -121,6 +130,7 @@ final class EndpointRuntime: Sendable {
             }
             if let late {
                 await session.close(late)
+                await session.request.upstream?.close(late)
                 return
             }
             let expiry = EndpointAuth.expiryTimer(for: session, leeway: leeway)

@@ -41,10 +41,65 @@ extension ConfigLoader {
                 return
             }
             settings.passHeaders = names
+        case "headers":
+            guard case .mapping(let mapping) = value else {
+                reader.error(
+                    value, "\(name) must be a mapping of header names to values",
+                    hint: "e.g. headers: { X-User-Id: \"{claims.sub}\" }")
+                return
+            }
+            for (keyNode, valueNode) in mapping {
+                let header = keyNode.string ?? ""
+                guard let text = reader.string(valueNode, "\(name).\(header)") else { continue }
+                if header.isEmpty || !header.utf8.allSatisfy(isTokenByte) {
+                    reader.error(keyNode, "\(name): '\(header)' is not a header name", hint: "e.g. X-User-Id")
+                } else if reservedUpstreamHeaders.contains(header.lowercased()) {
+                    reader.error(
+                        keyNode, "\(name): '\(header)' is set by the proxy itself",
+                        hint: "choose another name, e.g. X-User-Id")
+                } else if text.utf8.contains(where: { $0 < 32 || $0 == 127 }) {
+                    reader.error(valueNode, "\(name).\(header) has a control character", hint: "write it on one line")
+                } else {
+                    settings.headers[header] = text
+                }
+            }
         default:
             break
         }
     }
+
+    /// `headers` values may use `{claims.NAME}`, and only on an endpoint that checks tokens.
+    static func checkProxyHeaders(
+        _ settings: ProxySettings,
+        entries: [(key: String, keyNode: Node, value: Node)],
+        _ path: String,
+        claims: Bool,
+        reader: inout NodeReader
+    ) {
+        guard let node = entries.first(where: { $0.key == "headers" })?.value else { return }
+        for (header, text) in settings.headers.sorted(by: { $0.key < $1.key }) {
+            for placeholder in placeholders(in: text) {
+                if placeholder.hasPrefix("claims."), placeholder.count > 7 {
+                    if !claims {
+                        reader.error(
+                            node, "\(path).headers.\(header) uses {\(placeholder)}, but the endpoint checks no token",
+                            hint: "add 'auth: { jwt: … }' to the endpoint (or to defaults:) so it has claims")
+                    }
+                } else {
+                    reader.error(
+                        node, "\(path).headers.\(header) uses {\(placeholder)}, which it cannot fill",
+                        hint: "it can use {claims.NAME}")
+                }
+            }
+        }
+    }
+
+    /// Header fields the proxy's own upstream request owns (the handshake, framing and forwarding).
+    static let reservedUpstreamHeaders: Set<String> = [
+        "host", "upgrade", "connection", "content-length", "transfer-encoding", "sec-websocket-key",
+        "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions", "x-forwarded-for",
+        "x-forwarded-proto", "x-forwarded-host",
+    ]
 
     /// Why `text` is not a usable upstream URL, or nil.
     static func upstreamProblem(_ text: String) -> String? {

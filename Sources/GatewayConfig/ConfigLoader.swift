@@ -457,15 +457,11 @@ public enum ConfigLoader {
             if type == "process" {
                 checkProcess(&process, at: item, path, baseDirectory: baseDirectory, reader: &reader)
             }
+            if type == "proxy" {
+                checkProxyHeaders(proxy, entries: entries, path, claims: settings.auth != nil, reader: &reader)
+            }
             if type == "proxy" && !entries.contains(where: { $0.key == "upstream" }) {
                 reader.error(item, "\(path) has no 'upstream'", hint: "add e.g. 'upstream: ws://backend:9000/live'")
-            }
-            if type == "proxy" && settings.auth != nil {
-                reader.error(
-                    item, "\(path): a proxy endpoint cannot check tokens yet (auth: with type: proxy)",
-                    hint:
-                        "add 'auth: null' to this endpoint and let the upstream check its clients (pass_headers: [Authorization])"
-                )
             }
             if isStatic {
                 checkStatic(&files, at: item, entries: entries, path, baseDirectory: baseDirectory, reader: &reader)

@@ -452,6 +452,10 @@ public enum ConfigReference {
         Key(
             "pass_headers", .stringList, "[]",
             "request headers copied to the upstream (X-Forwarded-For, -Proto and -Host are always set)"),
+        Key(
+            "headers", .stringMap, "{}",
+            "header fields set on the upstream request; values are templates with `{claims.NAME}` of the token `auth:` verified (control characters removed); the client's own fields of these names are dropped"
+        ),
     ]
 
     /// The endpoint types and their own keys.

@@ -315,11 +315,18 @@ public struct ProxySettings: Sendable, Equatable {
     public var connectTimeout: Duration = .seconds(5)
     /// `pass_headers`: request header names copied to the upstream request. Default none.
     public var passHeaders: [String] = []
+    /// `headers`: header fields set on the upstream request, name → value template (`{claims.NAME}` of
+    /// a verified token). A client's own fields of these names are never passed. Default none.
+    public var headers: [String: String] = [:]
 
-    public init(upstreams: [String] = [], connectTimeout: Duration = .seconds(5), passHeaders: [String] = []) {
+    public init(
+        upstreams: [String] = [], connectTimeout: Duration = .seconds(5), passHeaders: [String] = [],
+        headers: [String: String] = [:]
+    ) {
         self.upstreams = upstreams
         self.connectTimeout = connectTimeout
         self.passHeaders = passHeaders
+        self.headers = headers
     }
 }
 

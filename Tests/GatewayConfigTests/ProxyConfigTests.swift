@@ -44,4 +44,40 @@ import Testing
             )
             .first?.contains("is not a header name") == true)
     }
+
+    @Test func headers_takeClaimsOnlyWithAuth_andNeverTheProxysOwnFields() throws {
+        let yaml = """
+            version: 1
+            endpoints:
+              - path: /p
+                type: proxy
+                upstream: ws://a/
+                headers: { X-User-Id: "{claims.sub}", X-Static: fixed }
+                auth: { jwt: { secret: 0123456789abcdef0123456789abcdef } }
+            """
+        #expect(problems(yaml).isEmpty)
+        let endpoint = try #require(
+            try? ConfigLoader.parse(yaml: yaml, file: "t.yaml", baseDirectory: ".").configuration.endpoints.first)
+        #expect(
+            endpoint.kind
+                == .proxy(
+                    ProxySettings(
+                        upstreams: ["ws://a/"], headers: ["X-User-Id": "{claims.sub}", "X-Static": "fixed"])))
+        #expect(endpoint.settings.auth != nil)
+
+        let withoutAuth =
+            "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, headers: { X-U: '{claims.sub}' } }\n"
+        #expect(problems(withoutAuth).first?.contains("uses {claims.sub}, but the endpoint checks no token") == true)
+        let unknown =
+            "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, headers: { X-U: '{query.x}' } }\n"
+        #expect(problems(unknown).first?.contains("which it cannot fill") == true)
+        let reserved =
+            "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, headers: { Host: x } }\n"
+        #expect(problems(reserved).first?.contains("'Host' is set by the proxy itself") == true)
+        let badName =
+            "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, headers: { 'a b': x } }\n"
+        #expect(problems(badName).first?.contains("is not a header name") == true)
+        let notMap = "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, headers: [a] }\n"
+        #expect(problems(notMap).first?.contains("must be a mapping of header names to values") == true)
+    }
 }

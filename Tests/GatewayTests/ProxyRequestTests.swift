@@ -45,4 +45,27 @@ private func request(query: String = "", headers: [(name: String, value: String)
             ProxyClose.forward(CloseReason(CloseReason.Code(4001), "x"), towardsClient: true)
                 == CloseReason(CloseReason.Code(4001), "x"))
     }
+
+    @Test func fieldsTheGatewaySets_replaceTheClients_andCarryNoLineBreak() {
+        let plan = ProxyRequest(
+            upstream: "ws://b/",
+            request: request(headers: [(name: "x-user-id", value: "mallory"), (name: "X-Other", value: "o")]),
+            passHeaders: ["X-User-Id", "X-Other"],
+            set: [.init(name: "X-User-Id", value: "alice\r\nX-Evil: 1\u{7F}")], secure: false)
+        #expect(plan.headers.filter { $0.name.lowercased() == "x-user-id" }.map(\.value) == ["aliceX-Evil: 1"])
+        #expect(plan.headers.contains { $0.name == "X-Other" && $0.value == "o" })
+    }
+
+    @Test func theTokensQueryParameterAndSubprotocol_stayAtTheGateway() {
+        let plan = ProxyRequest(
+            upstream: "ws://b/live?v=2",
+            request: request(
+                query: "token=abc&room=r%201&to%6Ben=x&tokens=keep",
+                headers: [(name: "Sec-WebSocket-Protocol", value: "chat, base64url.bearer.eyJ")]),
+            passHeaders: [], withoutQuery: ["token"], withoutBearer: true, secure: false)
+        #expect(plan.url == "ws://b/live?v=2&room=r%201&tokens=keep")
+        #expect(plan.subprotocols == ["chat"])
+        #expect(ProxyRequest.query("token=a", without: ["token"]) == "")
+        #expect(ProxyRequest.query("a=1&&b", without: []) == "a=1&&b")
+    }
 }

@@ -1,5 +1,6 @@
 """`type: proxy` in front of a Python `websockets` upstream, through a real `wsgate serve` process."""
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -42,6 +43,8 @@ class Upstream:
                     "for": headers.get("X-Forwarded-For"), "proto": headers.get("X-Forwarded-Proto"),
                     "host": headers.get("X-Forwarded-Host"), "token": headers.get("X-Token"),
                     "cookie": headers.get("Cookie"), "subprotocol": ws.subprotocol,
+                    "user": headers.get_all("X-User-Id"), "role": headers.get("X-Role"),
+                    "authorization": headers.get("Authorization"),
                 }))
             if path.startswith("/close4002"):
                 await ws.send("closing")
@@ -161,6 +164,60 @@ def test_query_forwarded_headers_chosen_headers_and_subprotocol_reach_the_upstre
                 assert seen["token"] == "t-123"
                 assert seen["cookie"] is None, "only pass_headers go upstream"
                 assert seen["subprotocol"] == "chat"
+        finally:
+            gateway.stop()
+            upstream.server.close()
+
+    run(scenario())
+
+
+def test_auth_on_a_proxy_checks_the_token_first_and_sends_its_claims_upstream_as_headers(tmp_path):
+    import jwt as pyjwt
+
+    secret = "proxy-e2e-secret-0123456789abcdef0123"
+    good = pyjwt.encode({"sub": "alice", "role": "ops\r\nX-Evil: 1", "exp": int(time.time()) + 300}, secret,
+                        algorithm="HS256")
+
+    async def scenario():
+        upstream = await Upstream().start()
+        gateway = Gateway(proxy_config(tmp_path, upstream.url("/inspect"), extra=f"""  - path: /door
+    type: proxy
+    upstream: {upstream.url("/inspect")}
+    pass_headers: [X-User-Id, Authorization]
+    headers: {{ X-User-Id: "{{claims.sub}}", X-Role: "{{claims.role}}" }}
+    auth: {{ jwt: {{ secret: "{secret}", token_from: [query:token, header:Authorization, subprotocol] }} }}
+"""))
+        try:
+            # No token: refused before the upstream is asked.
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(gateway.url("/door")):
+                    pass
+            assert refused.value.response.status_code == 401
+            # A token in the query: the claims travel as headers, the token stays at the gateway, and a
+            # client's own X-User-Id is not passed even though pass_headers names it.
+            async with connect(gateway.url(f"/door?token={good}&room=r1"),
+                               additional_headers={"X-User-Id": "mallory"}) as ws:
+                seen = json.loads(await ws.recv())
+                assert seen["path"] == "/inspect?room=r1"
+                assert seen["user"] == ["alice"]
+                assert seen["role"] == "opsX-Evil: 1", "no line break reaches the upstream request"
+            # The bearer subprotocol carries the token but is not offered upstream; Authorization passes
+            # only because pass_headers names it.
+            carried = base64.urlsafe_b64encode(good.encode()).decode().rstrip("=")
+            async with connect(gateway.url("/door"), subprotocols=["chat", f"base64url.bearer.{carried}"]) as ws:
+                seen = json.loads(await ws.recv())
+                assert seen["subprotocol"] == "chat" and seen["user"] == ["alice"]
+                assert seen["authorization"] is None
+            # A token's exp closes the client with 1008, and the upstream with the same.
+            for _ in range(2):  # the two sessions above
+                assert await asyncio.wait_for(upstream.closes.get(), 5) == (1000, "")
+            short = pyjwt.encode({"sub": "bob", "exp": int(time.time()) + 2}, secret, algorithm="HS256")
+            async with connect(gateway.url(f"/door?token={short}")) as ws:
+                await ws.recv()
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+                assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "token expired")
+            assert await asyncio.wait_for(upstream.closes.get(), 5) == (1008, "token expired")
         finally:
             gateway.stop()
             upstream.server.close()

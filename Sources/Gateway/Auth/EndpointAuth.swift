@@ -102,16 +102,40 @@ struct EndpointAuth: Sendable {
             case .success(let verified): claims = verified
             case .failure(let failure): return .refuse(failure.refusal(sources: tokenSources))
             }
-            var admitted = Admitted(claims: claims)
-            if let next {
-                switch next(request) {
-                case .refuse(let refusal): return .refuse(refusal)
-                case .grant(let grant): admitted.number = (grant.value as? Admitted)?.number
-                case .accept: break
-                }
-            }
-            return .grant(AdmissionGrant(value: admitted, abandoned: release))
+            return admit(request, claims: claims, then: next, release: release)
         }
+    }
+
+    /// The asynchronous admission of an endpoint whose own admission needs the claims (a proxy's
+    /// upstream request carries them): the token first, then `next`, whose grant holds the claims.
+    func admission(
+        thenAsync next: @escaping @Sendable (WebSocketRequest, Claims) async -> Admission
+    ) -> WebSocketAsyncAdmission {
+        { request in
+            switch await authenticate(request) {
+            case .success(let claims): return await next(request, claims)
+            case .failure(let failure): return .refuse(failure.refusal(sources: tokenSources))
+            }
+        }
+    }
+
+    /// The query parameters a token may come in (`token_from: [query:NAME]`).
+    var tokenQueryParameters: [String] {
+        tokenSources.compactMap { if case .query(let name) = $0 { name } else { nil } }
+    }
+
+    private func admit(
+        _ request: WebSocketRequest, claims: Claims, then next: WebSocketAdmission?, release: (@Sendable () -> Void)?
+    ) -> Admission {
+        var admitted = Admitted(claims: claims)
+        if let next {
+            switch next(request) {
+            case .refuse(let refusal): return .refuse(refusal)
+            case .grant(let grant): admitted.number = (grant.value as? Admitted)?.number
+            case .accept: break
+            }
+        }
+        return .grant(AdmissionGrant(value: admitted, abandoned: release))
     }
 
     /// Closes `session` with 1008 "token expired" when its token's `exp` (plus `leeway`) passes: a timer,

@@ -24,15 +24,22 @@ final class ProxyEndpoint: Sendable {
         self.logger = logger
     }
 
-    /// Connects to the next upstream; grants the upstream session, or refuses with 502 or 504.
-    func admit(_ request: WebSocketRequest) async -> Admission {
+    /// Connects to the next upstream; grants the upstream session, or refuses with 502 or 504. With
+    /// `claims` (of the token `auth:` verified), `headers` fill their `{claims.NAME}` and the token's
+    /// query parameters (`tokenQuery`) and bearer subprotocol stay here.
+    func admit(_ request: WebSocketRequest, claims: Claims? = nil, tokenQuery: [String] = []) async -> Admission {
         guard !settings.upstreams.isEmpty else {
             return .refuse(
                 AdmissionRefusal(status: 502, message: "No upstream is configured.", reason: "upstream_error"))
         }
         let index = turn.add(1, ordering: .relaxed).oldValue
         let upstream = settings.upstreams[index % settings.upstreams.count]
-        let plan = ProxyRequest(upstream: upstream, request: request, passHeaders: settings.passHeaders, secure: secure)
+        let set = settings.headers.sorted { $0.key < $1.key }.map { name, value in
+            ProxyRequest.HTTPField(name: name, value: Template(value).render { claims?.field($0) ?? "" })
+        }
+        let plan = ProxyRequest(
+            upstream: upstream, request: request, passHeaders: settings.passHeaders, set: set,
+            withoutQuery: claims == nil ? [] : tokenQuery, withoutBearer: claims != nil, secure: secure)
         var upstreamOptions = options
         upstreamOptions.extensions = []
         let clientOptions = WebSocketClientOptions(
@@ -47,7 +54,7 @@ final class ProxyEndpoint: Sendable {
                 subprotocols: plan.subprotocols)
             return .grant(
                 AdmissionGrant(
-                    value: ProxiedUpstream(session: session),
+                    value: Admitted(claims: claims, upstream: session),
                     subprotocol: .some(session.request.subprotocol),
                     abandoned: {
                         Task { await session.close(CloseReason(.goingAway, "client went away")) }
@@ -77,7 +84,7 @@ final class ProxyEndpoint: Sendable {
 
     /// Pumps both directions until both sides are closed.
     func handle(_ client: WebSocketSession) async throws {
-        guard let upstream = (client.request.admitted as? ProxiedUpstream)?.session else {
+        guard let upstream = client.request.upstream else {
             await client.close(CloseReason(.internalError, "no upstream session"))
             return
         }
@@ -101,9 +108,4 @@ final class ProxyEndpoint: Sendable {
         let reason = await source.closeReason
         await target.close(ProxyClose.forward(reason, towardsClient: towardsClient))
     }
-}
-
-/// The upstream session an admission opened, on its way to the session handler.
-struct ProxiedUpstream: Sendable {
-    let session: WebSocketSession
 }

@@ -16,19 +16,34 @@ struct ProxyRequest: Sendable, Equatable {
 
     /// - Parameters:
     ///   - upstream: the configured URL, e.g. `ws://backend:9000/live` or `ws://backend/live?v=2`.
+    ///   - set: fields the gateway sets (`headers:`, claims filled in); the client's own fields of these
+    ///     names are not passed, and control characters in their values are removed.
+    ///   - withoutQuery: query parameters not passed on (where `auth:` read the token).
+    ///   - withoutBearer: the token's subprotocol (`base64url.bearer.…`) is not offered upstream.
     ///   - secure: the client reached the gateway over TLS (X-Forwarded-Proto `https`, else `http`).
-    init(upstream: String, request: WebSocketRequest, passHeaders: [String], secure: Bool) {
-        if request.query.isEmpty {
+    init(
+        upstream: String, request: WebSocketRequest, passHeaders: [String], set: [HTTPField] = [],
+        withoutQuery: [String] = [], withoutBearer: Bool = false, secure: Bool
+    ) {
+        let query = Self.query(request.query, without: withoutQuery)
+        if query.isEmpty {
             url = upstream
         } else {
-            url = upstream + (upstream.contains("?") ? "&" : "?") + request.query
+            url = upstream + (upstream.contains("?") ? "&" : "?") + query
         }
         var fields: [HTTPField] = []
+        let owned = Set(set.map { $0.name.lowercased() })
         let forwarded: Set<String> = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
-        for name in passHeaders where !forwarded.contains(name.lowercased()) {
+        for name in passHeaders where !forwarded.contains(name.lowercased()) && !owned.contains(name.lowercased()) {
             for field in request.headers where field.name.caseInsensitiveEquals(name) {
                 fields.append(HTTPField(name: field.name, value: field.value))
             }
+        }
+        for field in set {
+            // A claim is the token issuer's text: never a line break into the upstream request.
+            let value = String(
+                String.UnicodeScalarView(field.value.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }))
+            fields.append(HTTPField(name: field.name, value: value))
         }
         // A client's own X-Forwarded-For is kept in front of its address, as nginx's
         // $proxy_add_x_forwarded_for does; the last entry is the one this gateway vouches for.
@@ -41,7 +56,17 @@ struct ProxyRequest: Sendable, Equatable {
         subprotocols = request.headers.filter { $0.name.caseInsensitiveEquals("Sec-WebSocket-Protocol") }
             .flatMap { $0.value.split(separator: ",") }
             .map { $0.trimmingHTTPWhitespace() }
-            .filter { !$0.isEmpty }
+            .filter { !$0.isEmpty && !(withoutBearer && $0.hasPrefix(TokenExtraction.subprotocolPrefix)) }
+    }
+
+    /// `query` without the parameters named in `names` (compared after percent-decoding), the rest as sent.
+    static func query(_ query: String, without names: [String]) -> String {
+        guard !names.isEmpty, !query.isEmpty else { return query }
+        return query.split(separator: "&", omittingEmptySubsequences: false).filter { pair in
+            let name = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let decoded = String(name).replacingOccurrences(of: "+", with: " ")
+            return !names.contains(decoded.removingPercentEncoding ?? decoded)
+        }.joined(separator: "&")
     }
 }
 
