@@ -74,7 +74,7 @@ final class EndpointRuntime: Sendable {
             // Files are a plain HTTP tree (`StaticFiles`), routed by `GatewayApplication`, never a session.
             throw GatewayError("endpoint \(endpoint.path) serves files, not WebSocket sessions")
         case .proxy(let settings):
-            let proxy = ProxyEndpoint(
+            let proxy = try ProxyEndpoint(
                 settings: settings, path: endpoint.path, options: options, secure: secure, logger: logger)
             proxyEndpoint = proxy
             asyncAdmission = { request in await proxy.admit(request) }

@@ -8,9 +8,20 @@ extension ConfigLoader {
         _ value: Node,
         _ name: String,
         into settings: inout ProxySettings,
+        baseDirectory: String,
         reader: inout NodeReader
     ) {
         switch key {
+        case "ca_file":
+            guard let text = reader.string(value, name) else { return }
+            let path = resolve(text, against: baseDirectory)
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                reader.error(
+                    value, "\(name): cannot read '\(path)'",
+                    hint: "give a PEM file of CA certificates (relative paths start from the config file's folder)")
+                return
+            }
+            settings.caFile = path
         case "upstream":
             let items: [Node]
             if case .sequence(let sequence) = value { items = Array(sequence) } else { items = [value] }

@@ -400,7 +400,8 @@ public enum ConfigLoader {
                     continue
                 }
                 if type == "proxy" && key != "path" {
-                    readProxyKey(key, value, "\(path).\(key)", into: &proxy, reader: &reader)
+                    readProxyKey(
+                        key, value, "\(path).\(key)", into: &proxy, baseDirectory: baseDirectory, reader: &reader)
                     continue
                 }
                 if type == "process" && key != "path" {

@@ -453,6 +453,10 @@ public enum ConfigReference {
             "pass_headers", .stringList, "[]",
             "request headers copied to the upstream (X-Forwarded-For, -Proto and -Host are always set)"),
         Key(
+            "ca_file", .nullable(.string), "null",
+            "PEM file of the CA certificates that sign the upstreams' certificates (wss://), instead of the system's roots"
+        ),
+        Key(
             "headers", .stringMap, "{}",
             "header fields set on the upstream request; values are templates with `{claims.NAME}` of the token `auth:` verified (control characters removed); the client's own fields of these names are dropped"
         ),

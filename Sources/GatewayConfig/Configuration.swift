@@ -318,15 +318,19 @@ public struct ProxySettings: Sendable, Equatable {
     /// `headers`: header fields set on the upstream request, name → value template (`{claims.NAME}` of
     /// a verified token). A client's own fields of these names are never passed. Default none.
     public var headers: [String: String] = [:]
+    /// `ca_file`: a PEM file of the CA certificates that sign the upstreams' certificates (wss://), used
+    /// instead of the system's roots (a private CA). Resolved against the config file's folder. Default nil.
+    public var caFile: String?
 
     public init(
         upstreams: [String] = [], connectTimeout: Duration = .seconds(5), passHeaders: [String] = [],
-        headers: [String: String] = [:]
+        headers: [String: String] = [:], caFile: String? = nil
     ) {
         self.upstreams = upstreams
         self.connectTimeout = connectTimeout
         self.passHeaders = passHeaders
         self.headers = headers
+        self.caFile = caFile
     }
 }
 

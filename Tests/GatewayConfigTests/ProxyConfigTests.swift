@@ -1,3 +1,4 @@
+import Foundation
 import GatewayConfig
 import Testing
 
@@ -79,5 +80,24 @@ import Testing
         #expect(problems(badName).first?.contains("is not a header name") == true)
         let notMap = "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: ws://a/, headers: [a] }\n"
         #expect(problems(notMap).first?.contains("must be a mapping of header names to values") == true)
+    }
+
+    @Test func caFile_mustBeReadable_andIsResolvedAgainstTheConfigFolder() throws {
+        let missing =
+            "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: wss://a/, ca_file: nowhere.pem }\n"
+        #expect(problems(missing).first?.contains("ca_file: cannot read") == true)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wsgate-ca-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "not checked here".write(to: folder.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        let yaml = "version: 1\nendpoints:\n  - { path: /p, type: proxy, upstream: wss://a/, ca_file: ca.pem }\n"
+        let endpoint = try #require(
+            try ConfigLoader.parse(yaml: yaml, file: "t.yaml", baseDirectory: folder.path).configuration.endpoints.first
+        )
+        guard case .proxy(let settings) = endpoint.kind else {
+            Issue.record("not a proxy endpoint")
+            return
+        }
+        #expect(settings.caFile == folder.appendingPathComponent("ca.pem").path)
     }
 }

@@ -5,6 +5,8 @@ import json
 import os
 import signal
 import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -67,15 +69,16 @@ class Upstream:
             await ws.wait_closed()
             await self.closes.put((ws.close_code, ws.close_reason))
 
-    async def start(self):
+    async def start(self, ssl_context=None):
         self.server = await serve(
-            self.handler, "127.0.0.1", 0, max_size=None, compression=None,
+            self.handler, "127.0.0.1", 0, max_size=None, compression=None, ssl=ssl_context,
             select_subprotocol=lambda _, offered: "chat" if "chat" in offered else None)
         self.port = self.server.sockets[0].getsockname()[1]
+        self.scheme = "wss" if ssl_context else "ws"
         return self
 
     def url(self, path="/"):
-        return f"ws://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
 
 def proxy_config(tmp_path, upstream: str, extra: str = "") -> str:
@@ -218,6 +221,38 @@ def test_auth_on_a_proxy_checks_the_token_first_and_sends_its_claims_upstream_as
                     await asyncio.wait_for(ws.recv(), 10)
                 assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "token expired")
             assert await asyncio.wait_for(upstream.closes.get(), 5) == (1008, "token expired")
+        finally:
+            gateway.stop()
+            upstream.server.close()
+
+    run(scenario())
+
+
+def test_a_wss_upstream_signed_by_a_private_ca_is_trusted_through_ca_file_only(tmp_path):
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=upstream",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "up.key"), "-out",
+         str(tmp_path / "up.crt")],
+        check=True, capture_output=True, timeout=60)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "up.crt", tmp_path / "up.key")
+
+    async def scenario():
+        upstream = await Upstream().start(ssl_context=context)
+        gateway = Gateway(proxy_config(tmp_path, upstream.url("/echo"), extra=f"""    ca_file: up.crt
+  - path: /system-roots
+    type: proxy
+    upstream: {upstream.url("/echo")}
+"""))
+        try:
+            async with connect(gateway.url("/live")) as ws:
+                await ws.send("through TLS")
+                assert await ws.recv() == "through TLS"
+            # The system's roots do not know this CA: 502 before the upgrade.
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(gateway.url("/system-roots")):
+                    pass
+            assert refused.value.response.status_code == 502
         finally:
             gateway.stop()
             upstream.server.close()

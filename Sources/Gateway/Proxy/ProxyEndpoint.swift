@@ -1,5 +1,6 @@
 import GatewayConfig
 import Logging
+import NIOSSL
 import Synchronization
 import WebSocketClient
 import WebSocketEngine
@@ -15,13 +16,31 @@ final class ProxyEndpoint: Sendable {
     let options: WebSocketOptions
     let logger: Logger
     private let turn = Atomic<Int>(0)
+    /// TLS towards wss:// upstreams: the system's roots, or `ca_file`'s certificates.
+    private let tls: TLSConfiguration
 
-    init(settings: ProxySettings, path: String, options: WebSocketOptions, secure: Bool, logger: Logger) {
+    init(
+        settings: ProxySettings, path: String, options: WebSocketOptions, secure: Bool, logger: Logger
+    ) throws {
         self.settings = settings
         self.path = path
         self.options = options
         self.secure = secure
         self.logger = logger
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let file = settings.caFile {
+            let roots: [NIOSSLCertificate]
+            do {
+                roots = try NIOSSLCertificate.fromPEMFile(file)
+            } catch {
+                throw GatewayError("endpoint \(path): ca_file: cannot read PEM certificates from \(file) (\(error))")
+            }
+            guard !roots.isEmpty else {
+                throw GatewayError("endpoint \(path): ca_file: \(file) holds no certificate")
+            }
+            tls.trustRoots = .certificates(roots)
+        }
+        self.tls = tls
     }
 
     /// Connects to the next upstream; grants the upstream session, or refuses with 502 or 504. With
@@ -46,7 +65,8 @@ final class ProxyEndpoint: Sendable {
             webSocket: upstreamOptions,
             deflate: nil,
             connectTimeout: settings.connectTimeout,
-            handshakeTimeout: settings.connectTimeout
+            handshakeTimeout: settings.connectTimeout,
+            tls: tls
         )
         do {
             let session = try await WebSocketClient.connect(
