@@ -9,7 +9,10 @@ public struct WebSocketClientOptions: Sendable {
     /// and so are `extensions` (see ``deflate``). Default: ``WebSocketOptions``'s defaults.
     public var webSocket: WebSocketOptions
     /// permessage-deflate offered with these settings (the `server…`/`client…` names keep their RFC 7692
-    /// meaning); nil offers no extension. Default: offered, with wsgate's defaults.
+    /// meaning); nil offers no extension. Default: offered as `client_no_context_takeover;
+    /// client_max_window_bits` — the client compresses each message on its own (its compressor is
+    /// shared per event loop, not held by the session, as the server's is by default), lets the server
+    /// choose its window, and asks nothing of the server's context.
     public var deflate: PerMessageDeflateConfiguration?
     /// Longest wait for the TCP connection. Default 10 s.
     public var connectTimeout: Duration
@@ -26,7 +29,8 @@ public struct WebSocketClientOptions: Sendable {
     /// Creates options; every argument has a default.
     public init(
         webSocket: WebSocketOptions = WebSocketOptions(),
-        deflate: PerMessageDeflateConfiguration? = PerMessageDeflateConfiguration(serverNoContextTakeover: false),
+        deflate: PerMessageDeflateConfiguration? = PerMessageDeflateConfiguration(
+            serverNoContextTakeover: false, clientNoContextTakeover: true),
         connectTimeout: Duration = .seconds(10),
         handshakeTimeout: Duration = .seconds(10),
         maxRedirects: Int = 0,

@@ -88,12 +88,13 @@ private let plainClient = PerMessageDeflateConfiguration(serverNoContextTakeover
     @Test func theOffer_carriesTheConfiguredParameters() {
         #expect(
             PerMessageDeflateClientNegotiation.offer(plainClient).description
-                == "permessage-deflate")
+                == "permessage-deflate; client_max_window_bits")
         let tight = PerMessageDeflateConfiguration(
-            serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10)
+            serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10,
+            clientMaxWindowBits: 12)
         #expect(
             PerMessageDeflateClientNegotiation.offer(tight).description
-                == "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10"
+                == "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"
         )
     }
 
@@ -111,8 +112,25 @@ private let plainClient = PerMessageDeflateConfiguration(serverNoContextTakeover
         #expect(agreement.serverMaxWindowBits == 15)
     }
 
+    @Test func theServer_mayLimitTheClientsWindow_toNineBitsOrMore() throws {
+        for (answer, bits) in [("", 15), ("; client_max_window_bits=9", 9), ("; client_max_window_bits=15", 15)] {
+            let response = try #require(ExtensionNegotiation.parseOffers(["permessage-deflate" + answer])?.first)
+            #expect(
+                PerMessageDeflateClientNegotiation.accept(response, configuration: plainClient)?.serverMaxWindowBits
+                    == bits)
+        }
+        // A client configured for 11 bits keeps to them, whatever larger window the server allows.
+        let response = try #require(
+            ExtensionNegotiation.parseOffers(["permessage-deflate; client_max_window_bits=13"])?.first)
+        var eleven = plainClient
+        eleven.clientMaxWindowBits = 11
+        #expect(PerMessageDeflateClientNegotiation.accept(response, configuration: eleven)?.serverMaxWindowBits == 11)
+    }
+
     @Test(arguments: [
-        "permessage-deflate; client_max_window_bits=10",  // not offered
+        "permessage-deflate; client_max_window_bits=8",  // zlib cannot keep to 256 bytes
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_max_window_bits=16",
         "permessage-deflate; server_max_window_bits=7",
         "permessage-deflate; server_max_window_bits",
         "permessage-deflate; x=1",
