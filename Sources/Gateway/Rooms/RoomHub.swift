@@ -69,7 +69,6 @@ final class RoomHub: Sendable {
     }
 
     let settings: BroadcastSettings
-    /// The broker rooms go through (nil: in this process only).
     /// The broker its rooms go through; nil for an instance's own rooms (no `broker:`, or `broker: local`).
     let broker: GatewayBroker?
     private let endpoint: String
