@@ -83,10 +83,13 @@ final class ProcessEndpoint: Sendable {
             mode: settings.mode, maxMessageSize: maxMessageSize, grace: settings.closeGrace, logger: logger)
         let spec = ProcessIO.spec(executable, settings, variables: environment(for: session.request))
         let status: ProcessExit
+        // Whether `running` counts this process: given back however the run ends.
+        let counted = Atomic<Bool>(false)
         do {
             status = try await pump.run(
                 spec, on: session.eventLoop,
                 started: { pid in
+                    counted.store(true, ordering: .relaxed)
                     metrics.started()
                     live.withLockedValue { _ = $0.insert(pid) }
                 },
@@ -105,6 +108,8 @@ final class ProcessEndpoint: Sendable {
             metrics.running.decrement()
             metrics.ended(status)
         } catch {
+            // A process that started but whose end could not be read is no longer ours to count.
+            if counted.load(ordering: .relaxed) { metrics.running.decrement() }
             metrics.failed.increment()
             logger.error("process failed", metadata: ["error": "\(error)"])
             await session.close(CloseReason(.internalError, "the process could not be run"))
