@@ -66,8 +66,10 @@ public struct AdmissionRefusal: Sendable {
 }
 
 /// Decides, synchronously and before the 101, whether a request may open a session (a slot limit,
-/// a resource that must exist). A route that admits a request is told again through its handler,
-/// which always runs after an accepted handshake.
+/// a resource that must exist, a number in handshake order). A route that admits a request is told
+/// again through its handler, which always runs after an accepted handshake. A `.grant`'s value is
+/// the request's ``WebSocketRequest/admitted`` for the asynchronous check (which may replace it) and
+/// the session; its headers go on the 101.
 public typealias WebSocketAdmission = @Sendable (WebSocketRequest) -> Admission
 
 /// Decides asynchronously, after ``WebSocketAdmission`` accepted and before the 101, whether a request
