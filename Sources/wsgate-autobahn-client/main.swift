@@ -16,8 +16,15 @@ guard arguments.count >= 2 else {
 let base = arguments[1].hasSuffix("/") ? String(arguments[1].dropLast()) : arguments[1]
 let agent = arguments.count > 2 ? arguments[2] : "wsgate"
 // Case 9.* sends messages up to 16 MiB; keep-alive pings would disturb the cases' expectations.
+// Every message is compressed (compressMinSize 1, the default is 32): kosoku 0.1.0's fuzzing server
+// misreads an uncompressed binary message on a deflate connection after compressed ones (12.2.1,
+// 12.3.1, 12.5.1 end in "Echo'ed message length differs"); Python websockets sending small messages
+// uncompressed fails the same way (scripts/autobahn_websockets_client.py, docs/client.md).
+var deflate = WebSocketClientOptions().deflate ?? PerMessageDeflateConfiguration()
+deflate.compressMinSize = 1
 let options = WebSocketClientOptions(
-    webSocket: WebSocketOptions(pingPeriod: .zero, maxFrameSize: 64 << 20, maxMessageSize: 64 << 20))
+    webSocket: WebSocketOptions(pingPeriod: .zero, maxFrameSize: 64 << 20, maxMessageSize: 64 << 20),
+    deflate: deflate)
 
 func caseCount() async throws -> Int {
     let session = try await WebSocketClient.connect(url: "\(base)/getCaseCount", options: options)
