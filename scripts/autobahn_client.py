@@ -80,7 +80,13 @@ async def main() -> int:
             if code != 0:
                 print(f"autobahn-client: the client exited with status {code}", file=sys.stderr)
                 failed = True
-            results = await asyncio.wait_for(server.get_result(), 60)
+            try:
+                results = await asyncio.wait_for(server.get_result(), 60)
+            except asyncio.TimeoutError:
+                # A client that never asked for /updateReports (it failed before the cases) leaves none.
+                print("autobahn-client: the fuzzing server has no results (did the client run the cases?)",
+                      file=sys.stderr)
+                return 1
     except FailureError as failure:
         # Raised when a case FAILED; the summary lists them.
         results = failure.results
