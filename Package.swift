@@ -123,6 +123,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            // The dev console's page, style and script, as real files compiled into the binary.
+            resources: [
+                .embedInCode("Console/console.html"), .embedInCode("Console/console.css"),
+                .embedInCode("Console/console.js"),
             ]
         ),
         .target(

@@ -101,17 +101,9 @@ final class ConnectionCounter: Sendable {
     func next() -> Int { counter.add(1, ordering: .relaxed).oldValue }
 }
 
-/// Builds and runs the endpoints a ``GatewayConfiguration`` declares.
+/// Around a ``GatewayConfiguration``: its listener settings and the configuration used when none is given.
+/// (The endpoints themselves are built by ``GatewayApplication``.)
 public enum Gateway {
-    /// The routes for a configuration (see ``GatewayApplication``).
-    public static func router(
-        for configuration: GatewayConfiguration,
-        extensions: ExtensionRegistry = ExtensionRegistry.current,
-        logger: Logger = Logger(label: "wsgate")
-    ) throws -> WebSocketRouter {
-        try GatewayApplication(configuration, extensions: extensions, logger: logger).router
-    }
-
     /// The listener settings for a configuration, with `listen` overriding `server.listen` when given.
     public static func serverConfiguration(for configuration: GatewayConfiguration, listen: ListenAddress? = nil)
         -> WebSocketServer.Configuration
@@ -123,19 +115,6 @@ public enum Gateway {
             handshakeTimeout: configuration.server.handshakeTimeout,
             maxConnections: configuration.server.maxConnections,
             connectionLimits: configuration.server.connectionLimits
-        )
-    }
-
-    /// Starts serving a configuration.
-    public static func start(
-        _ configuration: GatewayConfiguration,
-        listen: ListenAddress? = nil,
-        logger: Logger = Logger(label: "wsgate")
-    ) async throws -> WebSocketServer {
-        try await WebSocketServer.start(
-            router: router(for: configuration, logger: logger),
-            configuration: serverConfiguration(for: configuration, listen: listen),
-            logger: logger
         )
     }
 

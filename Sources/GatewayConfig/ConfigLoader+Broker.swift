@@ -6,7 +6,7 @@ extension ConfigLoader {
     /// The broker section, or nil for `broker: null` or when it is invalid (errors reported).
     static func readBroker(_ node: Node, reader: inout NodeReader) -> BrokerSettings? {
         if NodeReader.isNull(node) { return nil }
-        guard let entries = reader.mapping(node, "broker", known: ConfigReference.broker.map(\.name), planned: [:])
+        guard let entries = reader.mapping(node, "broker", known: ConfigReference.broker.map(\.name))
         else { return nil }
         guard let urlEntry = entries.first(where: { $0.key == "url" }) else {
             reader.error(

@@ -62,7 +62,7 @@ extension ConfigLoader {
         }
         guard
             let entries = reader.mapping(
-                node, path, known: ConfigReference.messageRate.map(\.name), planned: [:])
+                node, path, known: ConfigReference.messageRate.map(\.name))
         else { return }
         var next = rate
         for (key, _, value) in entries {

@@ -24,7 +24,7 @@ extension ConfigLoader {
             return
         }
         guard
-            let entries = reader.mapping(node, "server.tls", known: ConfigReference.tls.map(\.name), planned: [:])
+            let entries = reader.mapping(node, "server.tls", known: ConfigReference.tls.map(\.name))
         else { return }
         var certificate: String?
         var privateKey: String?
@@ -105,7 +105,7 @@ extension ConfigLoader {
     static func readLog(_ node: Node, into server: inout ServerSettings, reader: inout NodeReader) {
         guard
             let entries = reader.mapping(
-                node, "server.log", known: ConfigReference.log.map(\.name), planned: [:])
+                node, "server.log", known: ConfigReference.log.map(\.name))
         else { return }
         for (key, _, value) in entries {
             guard let text = reader.string(value, "server.log.\(key)") else { continue }

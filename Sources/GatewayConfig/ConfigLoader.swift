@@ -15,14 +15,11 @@ public enum ConfigLoader {
 
     static let topLevelKeys = ConfigReference.topLevel.map(\.name)
     static let serverKeys = ConfigReference.server.map(\.name)
-    static let plannedServerKeys: [String: String] = [:]
     static let settingKeys = ConfigReference.settings.map(\.name)
-    static let plannedSettingKeys: [String: String] = [:]
     static let deflateKeys = ConfigReference.deflate.map(\.name)
     static let endpointKinds: [String: [String]] = Dictionary(
         uniqueKeysWithValues: ConfigReference.endpointTypes.map { ($0.name, $0.keys.map(\.name)) }
     )
-    static let plannedKinds: [String] = []
 
     /// Reads and validates a file. Relative paths in it resolve against its folder.
     public static func load(
@@ -177,7 +174,7 @@ public enum ConfigLoader {
     static func readServer(
         _ node: Node, into server: inout ServerSettings, baseDirectory: String, reader: inout NodeReader
     ) {
-        guard let entries = reader.mapping(node, "server", known: serverKeys, planned: plannedServerKeys) else {
+        guard let entries = reader.mapping(node, "server", known: serverKeys) else {
             return
         }
         for (key, _, value) in entries {
@@ -295,7 +292,7 @@ public enum ConfigLoader {
         into settings: inout EndpointSettings,
         reader: inout NodeReader
     ) {
-        guard let entries = reader.mapping(node, path, known: settingKeys, planned: plannedSettingKeys) else { return }
+        guard let entries = reader.mapping(node, path, known: settingKeys) else { return }
         for (key, _, value) in entries {
             applySetting(key, value, path, into: &settings, reader: &reader)
         }
@@ -360,14 +357,8 @@ public enum ConfigLoader {
                 reader.error(item, "\(path) has no 'type'", hint: "add 'type: echo'")
                 continue
             }
-            if plannedKinds.contains(type) {
-                reader.error(
-                    typeNode, "\(path).type '\(type)' is not supported by this version of wsgate yet",
-                    hint: "available types: \(endpointKinds.keys.sorted().joined(separator: ", "))")
-                continue
-            }
             guard let kindKeys = endpointKinds[type] else {
-                let known = endpointKinds.keys.sorted() + plannedKinds
+                let known = endpointKinds.keys.sorted()
                 let suggestion = closestMatch(to: type, in: known).map { "did you mean '\($0)'?" }
                 reader.error(
                     typeNode, "\(path).type '\(type)' is not an endpoint type",
@@ -378,8 +369,7 @@ public enum ConfigLoader {
             guard
                 let entries = reader.mapping(
                     item, path,
-                    known: ConfigReference.endpointBase.map(\.name) + (isStatic ? [] : settingKeys) + kindKeys,
-                    planned: plannedSettingKeys)
+                    known: ConfigReference.endpointBase.map(\.name) + (isStatic ? [] : settingKeys) + kindKeys)
             else { continue }
             var settings = defaults
             var routePath: String?

@@ -87,13 +87,11 @@ struct NodeReader {
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
-    /// The entries of a mapping, reporting keys not in `known` (with a suggestion) and keys that
-    /// `planned` says this version does not support yet.
+    /// The entries of a mapping, reporting keys not in `known` (with a suggestion).
     mutating func mapping(
         _ node: Node,
         _ path: String,
-        known: [String],
-        planned: [String: String] = [:]
+        known: [String]
     ) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
             error(
@@ -112,10 +110,6 @@ struct NodeReader {
             let qualified = path.isEmpty ? key : "\(path).\(key)"
             if !seen.insert(key).inserted {
                 error(keyNode, "\(qualified) is set twice", hint: "keep one of them")
-                continue
-            }
-            if let note = planned[key] {
-                error(keyNode, "\(qualified) is not supported by this version of wsgate yet", hint: note)
                 continue
             }
             guard known.contains(key) else {

@@ -73,4 +73,38 @@ import Testing
         #expect(hrefs == [#""data:,"#])
         #expect(page.contains("default-src 'none'"))
     }
+
+    /// `node` on the PATH, when installed (scripts/setup-test-tools installs Debian's nodejs).
+    static let node: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "")
+        .split(separator: ":")
+        .map { "\($0)/node" }
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: node != nil, "node is not installed"))
+    func scriptParsesAsJavaScript() throws {
+        let page = ConsolePage.html(endpoints: [ConsoleEndpoint(path: "/echo", type: "echo")], version: "1")
+        let start = try #require(page.range(of: "<script>\n", options: .backwards))
+        let end = try #require(page.range(of: "</script>", range: start.upperBound..<page.endIndex))
+        let script = String(page[start.upperBound..<end.lowerBound])
+        #expect(script.hasPrefix("\"use strict\";"))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wsgate-console-\(UUID()).js")
+        try Data(script.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: try #require(Self.node))
+        check.arguments = ["--check", file.path]
+        let errors = Pipe()
+        check.standardError = errors
+        try check.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "node --check: \(message)")
+    }
+
+    @Test func stylesheetAndScriptAreInThePage() throws {
+        let page = ConsolePage.html(endpoints: [], version: "")
+        #expect(!page.contains("{{"))
+        #expect(page.contains("<style>\n:root {"))
+        #expect(page.contains("})();\n</script>\n</body>\n</html>\n"))
+    }
 }

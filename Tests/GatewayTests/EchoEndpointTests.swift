@@ -5,14 +5,21 @@ import Testing
 import WebSocketEngine
 import WebSocketTesting
 
-func gatewayRouter(_ yaml: String) throws -> WebSocketRouter {
-    try Gateway.router(for: ConfigLoader.parse(yaml: yaml, file: "test.yaml", baseDirectory: ".").configuration)
+/// Serves the endpoints of `yaml` on a test server for `body`, then stops them (shared processes too).
+func withGateway(_ yaml: String, _ body: (TestServer) async throws -> Void) async throws {
+    let gateway = try application(yaml)
+    do {
+        try await withTestServer(gateway.router, body)
+    } catch {
+        await gateway.shutdown()
+        throw error
+    }
+    await gateway.shutdown()
 }
 
 @Suite struct EchoEndpointTests {
     @Test func embeddedDefaultConfiguration_holdsKtorsEchoConversation() async throws {
-        let router = try gatewayRouter(Gateway.embeddedDefaultConfiguration)
-        try await withTestServer(router) { server in
+        try await withGateway(Gateway.embeddedDefaultConfiguration) { server in
             try await server.handleWebSocketConversation("/echo") { incoming, outgoing in
                 #expect(try await incoming.receive().readText() == "Please enter your name")
                 try await outgoing.send("JetBrains")
@@ -25,8 +32,7 @@ func gatewayRouter(_ yaml: String) throws -> WebSocketRouter {
     }
 
     @Test func plainEcho_returnsTextAndBinaryAsReceived() async throws {
-        let router = try gatewayRouter("version: 1\nendpoints:\n  - { path: /raw, type: echo }\n")
-        try await withTestServer(router) { server in
+        try await withGateway("version: 1\nendpoints:\n  - { path: /raw, type: echo }\n") { server in
             let client = try await server.connect("/raw")
             try await client.send(.binary([0, 1, 2, 255]))
             #expect(try await client.receive() == .binary([0, 1, 2, 255]))
@@ -36,10 +42,9 @@ func gatewayRouter(_ yaml: String) throws -> WebSocketRouter {
     }
 
     @Test func caseSensitiveBye_onlyMatchesExactly() async throws {
-        let router = try gatewayRouter(
+        try await withGateway(
             "version: 1\nendpoints:\n  - { path: /e, type: echo, reply: \"<{message}>\", bye: { text: Quit, ignore_case: false } }\n"
-        )
-        try await withTestServer(router) { server in
+        ) { server in
             let client = try await server.connect("/e")
             try await client.send("quit")
             #expect(try await client.receive().readText() == "<quit>")
@@ -49,9 +54,9 @@ func gatewayRouter(_ yaml: String) throws -> WebSocketRouter {
     }
 
     @Test func endpointLimits_fromYAML_areEnforced() async throws {
-        let router = try gatewayRouter(
-            "version: 1\nendpoints:\n  - { path: /small, type: echo, max_frame_size: 16, max_message_size: 16 }\n")
-        try await withTestServer(router) { server in
+        try await withGateway(
+            "version: 1\nendpoints:\n  - { path: /small, type: echo, max_frame_size: 16, max_message_size: 16 }\n"
+        ) { server in
             let client = try await server.connect("/small")
             try await client.send(String(repeating: "x", count: 17))
             #expect(

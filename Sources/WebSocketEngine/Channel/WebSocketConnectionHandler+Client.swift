@@ -30,9 +30,8 @@ extension WebSocketConnectionHandler {
         guard let context, case .handshake = phase else { return nil }
         var options = options
         options.masking = true
-        self.extensions = ExtensionPipeline(extensions)
-        enterOpen(options, role: .client, context: context)
-        return makeSession(request: request, context: context)
+        let opened = enterOpen(options, extensions: ExtensionPipeline(extensions), role: .client, context: context)
+        return makeSession(request: request, opened: opened, context: context)
     }
 
     /// Bytes that came after the 101, then reading resumes.
@@ -43,6 +42,6 @@ extension WebSocketConnectionHandler {
             drainFrames(context: context)
         }
         resumeReadIfPossible(context: context)
-        if !readPending { context.read() }
+        if !flow.readPending { context.read() }
     }
 }

@@ -144,6 +144,7 @@ extension WebSocketConnectionHandler {
         _ head: HTTPRequestHead, route: WebSocketRouter.Route, request: WebSocketRequest, acceptKey: String,
         headers: [HTTPHeaderField], context: ChannelHandlerContext
     ) {
+        var extensions = ExtensionPipeline([])
         if !route.options.extensions.isEmpty {
             // A malformed offer is declined rather than refused: the client may proceed without extensions.
             let offers = ExtensionNegotiation.parseOffers(head.values("Sec-WebSocket-Extensions")) ?? []
@@ -161,7 +162,7 @@ extension WebSocketConnectionHandler {
         answer.write(into: &response)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
 
-        enterOpen(route.options, role: .server, context: context)
+        let opened = enterOpen(route.options, extensions: extensions, role: .server, context: context)
         logger[metadataKey: "path"] = "\(head.path)"
         logger[metadataKey: "endpoint"] = "\(route.path)"
         let metrics = core.metrics.endpoint(route.path.description)
@@ -170,16 +171,19 @@ extension WebSocketConnectionHandler {
         self.metrics = metrics
         openedAt = .now()
         logger.info("connection opened")
-        rateLimiter = options.rateLimit.map { MessageRateLimiter($0, now: .now()) }
-        startSession(request: request, route: route, context: context)
+        opened.rateLimiter = route.options.rateLimit.map { MessageRateLimiter($0, now: .now()) }
+        startSession(request: request, route: route, opened: opened, context: context)
     }
 
-    /// Enters the open phase with `options` in `role` — the outbound queue limit, the protocol state
-    /// machine, keep-alive — as both ends of a connection do once the 101 is written or read.
-    func enterOpen(_ options: WebSocketOptions, role: FrameParser.Role, context: ChannelHandlerContext) {
-        self.options = options
-        phase = .open
-        sharedEncodingKey = options.masking ? nil : extensions.sharedEncodingKey
+    /// Enters the open phase with `options` and `extensions` in `role` — the outbound queue limit, the
+    /// protocol state machine, keep-alive (``OpenPhase``) — as both ends of a connection do once the 101 is
+    /// written or read.
+    func enterOpen(
+        _ options: WebSocketOptions, extensions: ExtensionPipeline, role: FrameParser.Role,
+        context: ChannelHandlerContext
+    ) -> OpenPhase {
+        let opened = OpenPhase(options: options, extensions: extensions, role: role, now: context.eventLoop.now)
+        phase = .open(opened)
         // The outbound queue limit is the channel's high water mark: above it the channel is not
         // writable, `send` waits and `offer` applies its policy.
         let limit = max(1, options.maxQueuedBytes)
@@ -187,19 +191,8 @@ extension WebSocketConnectionHandler {
             .writeBufferWaterMark,
             value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
         )
-        machine = ConnectionStateMachine(
-            role: role,
-            maxFrameSize: options.maxFrameSize,
-            maxMessageSize: options.maxMessageSize,
-            allowedReservedBits: extensions.reservedBits
-        )
-        keepAlive = KeepAlive(
-            pingPeriod: TimeAmount(options.pingPeriod),
-            timeout: TimeAmount(options.timeout),
-            idleTimeout: TimeAmount(options.idleTimeout),
-            now: context.eventLoop.now
-        )
-        scheduleKeepAlive(context: context)
+        scheduleKeepAlive(opened, context: context)
+        return opened
     }
 
     /// After an asynchronous admission opened the session: frames that came with the request are read,
@@ -224,8 +217,10 @@ extension WebSocketConnectionHandler {
             context: context)
     }
 
-    func startSession(request: WebSocketRequest, route: WebSocketRouter.Route, context: ChannelHandlerContext) {
-        let session = makeSession(request: request, context: context)
+    func startSession(
+        request: WebSocketRequest, route: WebSocketRouter.Route, opened: OpenPhase, context: ChannelHandlerContext
+    ) {
+        let session = makeSession(request: request, opened: opened, context: context)
         let handler = route.handler
         let logger = self.logger
         let executor = configuration.handlersRunOnEventLoop ? core.executor(for: context.eventLoop) : nil
@@ -241,7 +236,9 @@ extension WebSocketConnectionHandler {
     }
 
     /// The session API over this connection (server or client side).
-    func makeSession(request: WebSocketRequest, context: ChannelHandlerContext) -> WebSocketSession {
+    func makeSession(request: WebSocketRequest, opened: OpenPhase, context: ChannelHandlerContext)
+        -> WebSocketSession
+    {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let delegate = InboundDelegate(connection: bound, eventLoop: context.eventLoop)
         let made = WebSocketSession.Incoming.Producer.makeSequence(
@@ -250,11 +247,11 @@ extension WebSocketConnectionHandler {
             finishOnDeinit: false,
             delegate: delegate
         )
-        source = made.source
+        opened.source = made.source
         let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
         let session = WebSocketSession(
             request: request,
-            incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: consumption),
+            incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: opened.consumption),
             connection: bound,
             eventLoop: context.eventLoop,
             closed: closed

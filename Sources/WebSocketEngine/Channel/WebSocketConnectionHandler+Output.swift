@@ -3,54 +3,55 @@ import NIOCore
 
 /// Performing the state machine's actions: frames out, the close handshake, reads resumed.
 extension WebSocketConnectionHandler {
-    func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
+    func perform(_ action: ConnectionStateMachine.Action, in opened: OpenPhase, context: ChannelHandlerContext) {
         switch action {
         case .deliver(var message):
-            if options.idleTimeout > .zero { keepAlive?.receivedMessage(now: context.eventLoop.now) }
+            let options = opened.options
+            if options.idleTimeout > .zero { opened.keepAlive.receivedMessage(now: context.eventLoop.now) }
             metrics?.messagesReceived.increment()
             if !message.reserved.isEmpty {
                 do {
                     let compressed = message.data.readableBytes
-                    message = try extensions.decode(
+                    message = try opened.extensions.decode(
                         message, maxSize: EngineLimits.effectiveMessageLimit(options.maxMessageSize))
                     metrics?.receivedCompressed.increment(by: Int64(compressed))
                     metrics?.receivedUncompressed.increment(by: Int64(message.data.readableBytes))
                 } catch {
-                    if let action = machine?.fail(with: CloseReason(error.closeCode, error.description)) {
-                        perform(action, context: context)
+                    if let action = opened.machine.fail(with: CloseReason(error.closeCode, error.description)) {
+                        perform(action, in: opened, context: context)
                     }
                     return
                 }
             }
-            if rateLimiter?.admit(size: message.data.readableBytes, now: .now()) == false {
-                overRate(context: context)
+            if opened.rateLimiter?.admit(size: message.data.readableBytes, now: .now()) == false {
+                overRate(opened, context: context)
                 return
             }
             let frame: Frame = message.kind == .text ? .text(message.data) : .binary(message.data)
-            guard let source else { return }
-            deliveredMessage = true
+            guard let source = opened.source else { return }
             switch source.yield(frame) {
-            case .produceMore: break
-            case .stopProducing: consumerWantsMore = false
-            case .dropped: break
+            case .produceMore, .dropped: flow.delivered(stopProducing: false)
+            case .stopProducing: flow.delivered(stopProducing: true)
             }
         case .sendPong(let payload):
             writeFrame(.pong, payload, context: context)
         case .receivedPong(let payload):
-            keepAlive?.receivedPong(payload)
+            opened.keepAlive.receivedPong(payload)
         case .sendClose(let reason, let then):
             finishInbound()
-            keepAliveTimer?.cancel()
-            // Wait for the handler when it reads `incoming`, or when a message is waiting for it there: its
-            // task may not have started iterating yet (a message and a close in the same read).
-            if then != .awaitPeerClose && (consumption.hasIterator || deliveredMessage) && !consumerGone {
-                pendingClose = (reason, then)
+            opened.keepAliveTimer?.cancel()
+            // A reply waits for the handler while it may still answer the messages before it (RFC 6455
+            // §5.5.1 allows finishing the current message first); see ConnectionFlow.
+            switch flow.closeRequested(reason, then: then, consumerIterating: opened.consumption.hasIterator) {
+            case .deferUntilDrained:
                 closeTimer?.cancel()
                 closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeDrainLimit) { [self] in
                     flushPendingClose()
                 }
-            } else {
+            case .write(let reason, let then):
                 writeClose(reason, then: then, context: context)
+            case .none:
+                break
             }
         case .closeConnection:
             context.close(promise: nil)
@@ -58,14 +59,14 @@ extension WebSocketConnectionHandler {
     }
 
     /// A message over the endpoint's rate: dropped (counted), or the connection closed with 1008.
-    func overRate(context: ChannelHandlerContext) {
-        switch options.rateLimit?.action ?? .drop {
+    func overRate(_ opened: OpenPhase, context: ChannelHandlerContext) {
+        switch opened.options.rateLimit?.action ?? .drop {
         case .drop:
             metrics?.rateLimitedDropped.increment()
         case .close:
             metrics?.rateLimitedClosed.increment()
             let reason = CloseReason(.policyViolation, "message rate limit exceeded")
-            if let action = machine?.fail(with: reason) { perform(action, context: context) }
+            if let action = opened.machine.fail(with: reason) { perform(action, in: opened, context: context) }
         }
     }
 
@@ -75,7 +76,7 @@ extension WebSocketConnectionHandler {
         -> (any Error)?
     {
         metrics?.messagesSent.increment()
-        guard !extensions.extensions.isEmpty else {
+        guard let extensions = opened?.extensions, !extensions.extensions.isEmpty else {
             writeFrame(opcode, payload, flush: flush, context: context)
             return nil
         }
@@ -92,13 +93,12 @@ extension WebSocketConnectionHandler {
         }
     }
 
+    /// Writes the close frame ``ConnectionFlow`` released (it is then marked written there).
     func writeClose(
         _ reason: CloseReason,
         then: ConnectionStateMachine.AfterClose,
         context: ChannelHandlerContext
     ) {
-        guard !closeWritten else { return }
-        closeWritten = true
         failWaiters()
         let payload = FrameEncoder.closePayload(reason, allocator: context.channel.allocator)
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -120,8 +120,14 @@ extension WebSocketConnectionHandler {
         }
     }
 
+    /// Writes the deferred close frame, if any (the drain limit passed or the handler is done).
     func flushPendingClose() {
-        guard let (reason, then) = pendingClose.take(), let context, case .open = phase else { return }
+        writeReleasedClose(flow.releaseDeferredClose())
+    }
+
+    /// Writes a close frame that ``ConnectionFlow`` released from deferral, while the session is open.
+    func writeReleasedClose(_ action: ConnectionFlow.CloseAction) {
+        guard case .write(let reason, let then) = action, let context, case .open = phase else { return }
         writeClose(reason, then: then, context: context)
     }
 
@@ -134,7 +140,7 @@ extension WebSocketConnectionHandler {
         promise: EventLoopPromise<Void>? = nil
     ) {
         let maskingKey: (UInt8, UInt8, UInt8, UInt8)? =
-            options.masking
+            opened?.options.masking == true
             ? (.random(in: 0...255), .random(in: 0...255), .random(in: 0...255), .random(in: 0...255)) : nil
         if maskingKey != nil || payload.readableBytes <= 1024 {
             let frame = FrameEncoder.encode(
@@ -161,9 +167,9 @@ extension WebSocketConnectionHandler {
     }
 
     func finishInbound() {
-        source?.finish()
-        source = nil
-        consumerWantsMore = true
+        opened?.source?.finish()
+        opened?.source = nil
+        flow.inboundFinished()
         if let context { resumeReadIfPossible(context: context) }
     }
 
@@ -174,9 +180,8 @@ extension WebSocketConnectionHandler {
     }
 
     func resumeReadIfPossible(context: ChannelHandlerContext) {
-        guard readPending else { return }
-        if machine?.state == .open && (!consumerWantsMore || !context.channel.isWritable) { return }
-        readPending = false
-        context.read()
+        if flow.resume(hold: readHold, sessionOpen: sessionIsOpen, writable: context.channel.isWritable) {
+            context.read()
+        }
     }
 }

@@ -177,10 +177,7 @@ extension WebSocketConnectionHandler {
             logger.debug("keep-alive connection idle; closing")
             close(context: context)
         }
-        if readPending {
-            readPending = false
-            context.read()
-        }
+        if flow.nextRequest() { context.read() }
         // Inside `process` (the write completed at once), its loop goes on with the next request.
         if !processing { process(context: context) }
     }

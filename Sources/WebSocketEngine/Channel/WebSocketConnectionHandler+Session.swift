@@ -15,7 +15,7 @@ extension WebSocketConnectionHandler {
 
     /// Sends a frame for the session, synchronously on the event loop.
     func sendNow(_ frame: Frame) -> SendOutcome {
-        guard let context, case .open = phase, !closeWritten else {
+        guard let context, let opened, flow.canSend else {
             if case .close = frame { return .done }
             return .failed(WebSocketError.sessionClosed)
         }
@@ -37,8 +37,8 @@ extension WebSocketConnectionHandler {
                 writeFrame(.pong, payload, context: context)
             }
         case .close(let reason):
-            if let action = machine?.close(reason ?? CloseReason(.noStatusReceived)) {
-                perform(action, context: context)
+            if let action = opened.machine.close(reason ?? CloseReason(.noStatusReceived)) {
+                perform(action, in: opened, context: context)
             } else {
                 // A close reply was waiting for this handler: it is done, so the reply goes now.
                 flushPendingClose()
@@ -64,7 +64,7 @@ extension WebSocketConnectionHandler {
     func waitForWritable(_ promise: EventLoopPromise<Void>) {
         if let context, context.channel.isWritable {
             promise.succeed()
-        } else if context == nil || closeWritten {
+        } else if context == nil || !flow.canSend {
             promise.fail(WebSocketError.sessionClosed)
         } else {
             writabilityWaiters.append(promise)
@@ -82,17 +82,17 @@ extension WebSocketConnectionHandler {
 
     /// Queues a prepared message for fan-out, applying `whenFull` when the outbound queue is over its limit.
     func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
-        guard let context, case .open = phase, !closeWritten, machine?.state == .open else { return .notOpen }
+        guard let context, let opened, flow.canSend, opened.machine.state == .open else { return .notOpen }
         if !context.channel.isWritable {
             switch whenFull {
             case .drop:
                 return .dropped
             case .close(let reason):
-                if let action = machine?.close(reason) { perform(action, context: context) }
+                if let action = opened.machine.close(reason) { perform(action, in: opened, context: context) }
                 return .closed
             }
         }
-        guard let key = sharedEncodingKey else {
+        guard let key = opened.sharedEncodingKey else {
             // Per-session state (compression context, masking): encode for this session alone.
             writeMessage(message.opcode, message.payload, flush: flush, context: context)
             if !flush && !context.channel.isWritable { context.flush() }
@@ -100,7 +100,7 @@ extension WebSocketConnectionHandler {
         }
         var frame = message.plainFrame
         if !key.isEmpty {
-            let extensions = self.extensions
+            let extensions = opened.extensions
             let metrics = self.metrics
             guard
                 let shared = try? message.frame(
@@ -135,17 +135,17 @@ extension WebSocketConnectionHandler {
 
     /// The consumer of `incoming` wants more messages.
     func resumeReading() {
-        consumerWantsMore = true
+        flow.consumerWantsMore()
         if let context { resumeReadIfPossible(context: context) }
     }
 
     /// The consumer stopped iterating `incoming`: later messages are discarded, and reading goes on so
     /// pings and the close handshake still work.
     func consumerTerminated() {
-        source = nil
-        consumerGone = true
+        opened?.source = nil
+        let close = flow.consumerTerminated()
         resumeReading()
-        flushPendingClose()
+        writeReleasedClose(close)
     }
 
     /// Server shutdown: close with `reason` (1001 Going Away).
@@ -157,6 +157,6 @@ extension WebSocketConnectionHandler {
             context.close(promise: nil)
             return
         }
-        if let action = machine?.close(reason) { perform(action, context: context) }
+        if let opened, let action = opened.machine.close(reason) { perform(action, in: opened, context: context) }
     }
 }

@@ -3,21 +3,21 @@ import NIOCore
 
 /// Keep-alive and close timers.
 extension WebSocketConnectionHandler {
-    func scheduleKeepAlive(context: ChannelHandlerContext) {
-        keepAliveTimer?.cancel()
-        keepAliveTimer = nil
-        guard let deadline = keepAlive?.nextDeadline else { return }
-        keepAliveTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+    func scheduleKeepAlive(_ opened: OpenPhase, context: ChannelHandlerContext) {
+        opened.keepAliveTimer?.cancel()
+        opened.keepAliveTimer = nil
+        guard let deadline = opened.keepAlive.nextDeadline else { return }
+        opened.keepAliveTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             keepAliveFired(context: context)
         }
     }
 
     func keepAliveFired(context: ChannelHandlerContext) {
-        guard machine?.state == .open, var keepAlive else { return }
+        guard let opened, opened.machine.state == .open else { return }
+        let options = opened.options
         // The loop's clock, the one the timer was scheduled on: a timer that fires by one clock and asks
         // another whether it is due can find it not due and reschedule itself for the past, forever.
-        let action = keepAlive.tick(now: context.eventLoop.now)
-        self.keepAlive = keepAlive
+        let action = opened.keepAlive.tick(now: context.eventLoop.now)
         switch action {
         case .none:
             break
@@ -28,15 +28,15 @@ extension WebSocketConnectionHandler {
             let reason = CloseReason(.internalError, "no pong within \(options.timeout)")
             logger.debug("keep-alive timeout")
             metrics?.keepAliveTimeouts.increment()
-            if let action = machine?.fail(with: reason) { perform(action, context: context) }
+            if let action = opened.machine.fail(with: reason) { perform(action, in: opened, context: context) }
             return
         case .closeForIdleTimeout:
-            if let action = machine?.close(CloseReason(.normal, "idle for \(options.idleTimeout)")) {
-                perform(action, context: context)
+            if let action = opened.machine.close(CloseReason(.normal, "idle for \(options.idleTimeout)")) {
+                perform(action, in: opened, context: context)
             }
             return
         }
-        scheduleKeepAlive(context: context)
+        scheduleKeepAlive(opened, context: context)
     }
 
     /// Closes the connection after `timeout` (or `atLeast`, when `timeout` is shorter or 0).
@@ -44,7 +44,8 @@ extension WebSocketConnectionHandler {
         closeTimer?.cancel()
         // A timer made after the channel closed would never be cancelled, and it holds the handler.
         guard context.channel.isActive else { return }
-        let timeout = max(options.timeout > .zero ? TimeAmount(options.timeout) : .zero, floor)
+        let configured = opened?.options.timeout ?? .zero
+        let timeout = max(configured > .zero ? TimeAmount(configured) : .zero, floor)
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
         }

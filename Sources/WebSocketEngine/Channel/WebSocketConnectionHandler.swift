@@ -20,7 +20,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case admitting
         /// Reading the body of a request to a body route (``WebSocketRouter/handle(under:maxBodySize:handler:)``).
         case readingBody(BodyRead)
-        case open
+        /// The WebSocket session is open (or closing): its state lives here and nowhere else.
+        case open(OpenPhase)
         case closed
     }
 
@@ -36,13 +37,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var phase: Phase
     var context: ChannelHandlerContext?
     var pending: ByteBuffer?
-    var options = WebSocketOptions()
-    var machine: ConnectionStateMachine?
-    var extensions = ExtensionPipeline([])
-    /// How this session shares encodings of prepared messages; nil: it encodes its own.
-    var sharedEncodingKey: String? = ""
-    var keepAlive: KeepAlive?
-    var keepAliveTimer: Scheduled<Void>?
     var closeTimer: Scheduled<Void>?
     var handshakeTimer: Scheduled<Void>?
     /// HTTP keep-alive between plain requests.
@@ -50,9 +44,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// `process` is running: a response finished meanwhile lets its loop read the next request
     /// instead of calling it again (no recursion over pipelined requests).
     var processing = false
-    var source: WebSocketSession.Incoming.Producer.Source?
-    var consumerWantsMore = true
-    var readPending = false
+    /// The read gate and the close deferral.
+    var flow = ConnectionFlow()
     var writabilityWaiters: [EventLoopPromise<Void>] = []
     var closePromise: EventLoopPromise<CloseReason>?
     var registered = false
@@ -60,20 +53,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var countedAddress: String?
     /// The key this session counts under for its endpoint's own limit per address.
     var countedEndpointKey: String?
-    /// The message rate of the session, when its endpoint limits it.
-    var rateLimiter: MessageRateLimiter?
-    let consumption = Consumption()
-    /// A close reply or failure close waiting until the handler has finished with the messages that came
-    /// before it (its `incoming` loop ended), so answers to those still go out before the close frame
-    /// (RFC 6455 §5.5.1 allows finishing the current message first).
-    var pendingClose: (reason: CloseReason, then: ConnectionStateMachine.AfterClose)?
-    /// Once the close frame is written, nothing more may be sent.
-    var closeWritten = false
-    var consumerGone = false
     /// A flush is queued on the loop (see `scheduleFlush`).
     var flushScheduled = false
-    /// A message went into `incoming` (the handler has something to answer before a close reply).
-    var deliveredMessage = false
 
     /// How long a close reply waits for the handler to take the messages before it.
     static let closeDrainLimit: TimeAmount = .seconds(1)
@@ -131,14 +112,15 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        let opened = self.opened
         phase = .closed
         pending = nil
         handshakeTimer?.cancel()
-        keepAliveTimer?.cancel()
+        opened?.keepAliveTimer?.cancel()
         closeTimer?.cancel()
-        let reason = machine?.connectionClosed() ?? CloseReason(.abnormalClosure)
-        source?.finish()
-        source = nil
+        let reason = opened?.machine.connectionClosed() ?? CloseReason(.abnormalClosure)
+        opened?.source?.finish()
+        opened?.source = nil
         failWaiters()
         closePromise?.succeed(reason)
         if registered {
@@ -176,21 +158,27 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        // Backpressure: while the session is open, read only when the handler consumes messages and our
-        // own output drains. While closing, keep reading to see the peer's close frame.
-        if machine?.state == .open && (!consumerWantsMore || !context.channel.isWritable) {
-            readPending = true
-            return
+        // Backpressure while open, nothing while busy between requests (see ConnectionFlow).
+        if flow.read(hold: readHold, sessionOpen: sessionIsOpen, writable: context.channel.isWritable) {
+            context.read()
         }
-        // While a plain response is written or an admission check runs, the next bytes wait in the socket.
+    }
+
+    /// The open phase's state, while the session is open or closing.
+    var opened: OpenPhase? {
+        if case .open(let opened) = phase { opened } else { nil }
+    }
+
+    /// Whether the session is open and not closing (the protocol state machine is `.open`).
+    var sessionIsOpen: Bool { opened?.machine.state == .open }
+
+    /// Whether the phase holds reads: while a plain response is written or an admission check runs, the
+    /// next bytes wait in the socket.
+    var readHold: ConnectionFlow.Hold {
         switch phase {
-        case .responding, .admitting:
-            readPending = true
-            return
-        case .handshake, .readingBody, .open, .closed:
-            break
+        case .responding, .admitting: .busy
+        case .handshake, .readingBody, .open, .closed: .none
         }
-        context.read()
     }
 
     // MARK: Input
@@ -265,8 +253,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     func drainFrames(context: ChannelHandlerContext) {
         guard var buffer = pending.take() else { return }
-        while let action = machine?.next(from: &buffer) {
-            perform(action, context: context)
+        // The phase is looked up again after each action: one may close the connection.
+        while let opened, let action = opened.machine.next(from: &buffer) {
+            perform(action, in: opened, context: context)
         }
         if case .open = phase, buffer.readableBytes > 0 { pending = buffer }
     }

@@ -1,0 +1,48 @@
+import NIOCore
+
+/// What a connection has only while its WebSocket session is open: the options and extensions it opened
+/// with, the protocol state machine, keep-alive and its timer, the message rate.
+///
+/// Made when the 101 is written (server) or read (client) and held by
+/// ``WebSocketConnectionHandler/Phase/open(_:)``, so a connection that never opens a session, or has
+/// closed, holds none of it. A class so the handler mutates the state machine in place. Confined to the
+/// connection's event loop, like the handler.
+final class OpenPhase {
+    /// The endpoint's options (the client's, with masking on, on the client side).
+    let options: WebSocketOptions
+    /// The negotiated extensions.
+    let extensions: ExtensionPipeline
+    /// How this session shares encodings of prepared messages; nil: it encodes its own.
+    let sharedEncodingKey: String?
+    /// RFC 6455: framing, assembly, the close handshake.
+    var machine: ConnectionStateMachine
+    /// Pings, pong timeout, idle timeout.
+    var keepAlive: KeepAlive
+    var keepAliveTimer: Scheduled<Void>?
+    /// The message rate of the session, when its endpoint limits it.
+    var rateLimiter: MessageRateLimiter?
+    /// Where received messages go: the session's `incoming`, until it ends or its consumer goes away.
+    var source: WebSocketSession.Incoming.Producer.Source?
+    /// Whether anyone iterates `incoming` (see ``ConnectionFlow/closeRequested(_:then:consumerIterating:)``).
+    let consumption = Consumption()
+
+    init(
+        options: WebSocketOptions, extensions: ExtensionPipeline, role: FrameParser.Role, now: NIODeadline
+    ) {
+        self.options = options
+        self.extensions = extensions
+        self.sharedEncodingKey = options.masking ? nil : extensions.sharedEncodingKey
+        self.machine = ConnectionStateMachine(
+            role: role,
+            maxFrameSize: options.maxFrameSize,
+            maxMessageSize: options.maxMessageSize,
+            allowedReservedBits: extensions.reservedBits
+        )
+        self.keepAlive = KeepAlive(
+            pingPeriod: TimeAmount(options.pingPeriod),
+            timeout: TimeAmount(options.timeout),
+            idleTimeout: TimeAmount(options.idleTimeout),
+            now: now
+        )
+    }
+}
