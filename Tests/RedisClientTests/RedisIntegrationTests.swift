@@ -271,7 +271,9 @@ struct RedisIntegrationTests {
         ) {
             _ = try await RedisClient.connect(to: configuration)
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Not a timing goal: a bound far above the timeout that a connect which never gave up would pass
+        // (a loaded 2-core machine once took 3 s for the 0.3 s timeout).
+        #expect(ContinuousClock.now - started < .seconds(15))
         try await silent.close()
     }
 }

@@ -35,7 +35,7 @@ import WebSocketEngine
                 ])
             #expect(
                 await nextText(session)
-                    == "x-token=t1;sec-websocket-extensions=permessage-deflate; client_max_window_bits;origin=https://app;query=room=a%20b"
+                    == "x-token=t1;sec-websocket-extensions=permessage-deflate; client_no_context_takeover; client_max_window_bits;origin=https://app;query=room=a%20b"
             )
             await session.close()
         }
