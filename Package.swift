@@ -130,6 +130,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "GatewayConfig",
+                "WebSocketClient",
                 "WebSocketEngine",
                 "WebSocketTesting",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -155,6 +156,7 @@ let package = Package(
             dependencies: [
                 "ConversationTesting",
                 "WSGateBench",
+                "WebSocketClient",
                 "Gateway",
                 "RedisClient",
                 "GatewayConfig",
@@ -242,7 +244,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConversationTestingTests",
-            dependencies: ["ConversationTesting", "GatewayConfig", "WebSocketEngine"]
+            dependencies: ["ConversationTesting", "Gateway", "GatewayConfig", "WebSocketClient", "WebSocketEngine"]
         ),
     ],
     swiftLanguageModes: [.v6]

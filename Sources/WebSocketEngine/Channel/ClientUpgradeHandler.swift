@@ -122,6 +122,7 @@ final class ClientUpgradeHandler: ChannelInboundHandler {
             var request = WebSocketClientPipeline.request(
                 target: handshake.target, headers: requestHeaders, remote: context.channel.remoteAddress)
             request.subprotocol = agreement.subprotocol
+            request.responseHeaders = agreement.headers.map { (name: $0.name, value: $0.value) }
             guard let session = connection.openAsClient(request: request, options: options, extensions: extensions)
             else {
                 finish(.failure(ClientHandshakeError.connectionClosed), context: context)
