@@ -138,16 +138,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `wsgate bench`: the load client (its own NIO client, not the test client).
+        // `wsgate bench`: the load client, on the engine's WebSocketClient.
         .target(
             name: "WSGateBench",
             dependencies: [
+                "WebSocketClient",
                 "WebSocketEngine",
                 "GatewayConfig",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

@@ -51,6 +51,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// instead of calling it again (no recursion over pipelined requests).
     var processing = false
     var source: WebSocketSession.Incoming.Producer.Source?
+    /// A client that takes messages on the event loop (``WebSocketClientPipeline/configure``'s `onMessage`):
+    /// messages go to it instead of `incoming`.
+    var onMessage: ((Frame) -> Void)?
     var consumerWantsMore = true
     var readPending = false
     var writabilityWaiters: [EventLoopPromise<Void>] = []
