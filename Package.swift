@@ -135,6 +135,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "GatewayConfig",
+                "WebSocketClient",
                 "WebSocketEngine",
                 "WebSocketTesting",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -142,16 +143,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `wsgate bench`: the load client (its own NIO client, not the test client).
+        // `wsgate bench`: the load client, on the engine's WebSocketClient.
         .target(
             name: "WSGateBench",
             dependencies: [
+                "WebSocketClient",
                 "WebSocketEngine",
                 "GatewayConfig",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -160,6 +163,7 @@ let package = Package(
             dependencies: [
                 "ConversationTesting",
                 "WSGateBench",
+                "WebSocketClient",
                 "Gateway",
                 "RedisClient",
                 "GatewayConfig",
@@ -247,7 +251,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConversationTestingTests",
-            dependencies: ["ConversationTesting", "GatewayConfig", "WebSocketEngine"]
+            dependencies: ["ConversationTesting", "Gateway", "GatewayConfig", "WebSocketClient", "WebSocketEngine"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,14 +2,20 @@ import Foundation
 import Gateway
 import GatewayConfig
 import Logging
+import WebSocketClient
 import WebSocketEngine
 import WebSocketTesting
 
 /// Runs conversations against a gateway configuration served in-process on 127.0.0.1 and an
-/// ephemeral port (`wsgate test`).
+/// ephemeral port (`wsgate test`), or against a running deployment (`wsgate test --url`).
 public struct ConversationRunner: Sendable {
-    /// The configuration under test.
+    /// The configuration under test (unused when ``deployment`` is set).
     public var configuration: GatewayConfiguration
+    /// A running deployment to hold the conversations with instead of an in-process gateway: each client's
+    /// `endpoint` and `query` are appended to this URL's path. Nil serves ``configuration`` in-process.
+    public var deployment: WebSocketURL?
+    /// How the clients connect to ``deployment`` (TLS trust roots, timeouts, permessage-deflate).
+    public var clientOptions: WebSocketClientOptions
     /// Where the extensions the configuration names come from.
     public var extensions: ExtensionRegistry
     /// The gateway's log.
@@ -23,6 +29,20 @@ public struct ConversationRunner: Sendable {
         self.configuration = configuration
         self.extensions = extensions
         self.logger = logger
+        self.deployment = nil
+        self.clientOptions = WebSocketClientOptions()
+    }
+
+    /// A runner that holds the conversations with a running deployment at `url` (ws:// or wss://); the
+    /// configuration is not read, and nothing starts afresh between conversations.
+    public init(
+        deployment url: WebSocketURL,
+        clientOptions: WebSocketClientOptions = WebSocketClientOptions(),
+        logger: Logger = Logger(label: "wsgate-test")
+    ) {
+        self.init(configuration: GatewayConfiguration(), logger: logger)
+        self.deployment = url
+        self.clientOptions = clientOptions
     }
 
     /// Checks that the configuration's endpoints can be built (extensions known, paths routable).
@@ -35,6 +55,15 @@ public struct ConversationRunner: Sendable {
     public func run(_ conversation: Conversation) async -> ConversationResult {
         let start = ContinuousClock.now
         var failure: ConversationResult.Failure?
+        if let deployment {
+            var session = ConversationSession(
+                conversation: conversation, target: .deployment(deployment, clientOptions))
+            failure = await session.run()
+            await session.disconnectAll()
+            return ConversationResult(
+                name: conversation.name, file: conversation.file, duration: ContinuousClock.now - start,
+                failure: failure)
+        }
         do {
             let application = try GatewayApplication(configuration, extensions: extensions, logger: logger)
             let server = try await WebSocketServer.start(
@@ -44,7 +73,7 @@ public struct ConversationRunner: Sendable {
                 logger: logger
             )
             application.start()
-            var session = ConversationSession(conversation: conversation, port: server.port)
+            var session = ConversationSession(conversation: conversation, target: .local(port: server.port))
             failure = await session.run()
             await session.disconnectAll()
             await server.shutdown(grace: .seconds(1))
@@ -64,12 +93,12 @@ public struct ConversationRunner: Sendable {
 /// The clients of one running conversation and the steps that drive them.
 struct ConversationSession {
     let conversation: Conversation
-    let port: Int
-    private var connections: [String: WebSocketTestClient] = [:]
+    let target: ConversationTarget
+    private var connections: [String: any ConversationConnection] = [:]
 
-    init(conversation: Conversation, port: Int) {
+    init(conversation: Conversation, target: ConversationTarget) {
         self.conversation = conversation
-        self.port = port
+        self.target = target
     }
 
     /// Runs the steps in order; the failure of the first step that did not get what it expected.
@@ -109,7 +138,7 @@ struct ConversationSession {
         case .connect: handshakeTimeout = step.timeout
         default: handshakeTimeout = max(step.timeout, Conversation.defaultTimeout)
         }
-        let client: WebSocketTestClient
+        let client: any ConversationConnection
         switch await connection(spec, timeout: handshakeTimeout) {
         case .success(let connected): client = connected
         case .failure(let problem): return ("the handshake to succeed (HTTP 101)", problem.actual)
@@ -180,9 +209,9 @@ struct ConversationSession {
     /// The client's connection, opened now if this is its first step.
     private mutating func connection(
         _ spec: Conversation.Client, timeout: Duration
-    ) async -> Result<WebSocketTestClient, ConnectProblem> {
+    ) async -> Result<any ConversationConnection, ConnectProblem> {
         if let open = connections[spec.name] { return .success(open) }
-        switch await Self.connect(spec, port: port, timeout: timeout) {
+        switch await Self.connect(spec, target: target, timeout: timeout) {
         case .success(let client):
             connections[spec.name] = client
             return .success(client)
@@ -196,7 +225,7 @@ struct ConversationSession {
         _ spec: Conversation.Client, status: Int, timeout: Duration
     ) async -> (expected: String, actual: String)? {
         let expected = "the handshake refused with HTTP \(status)"
-        switch await Self.connect(spec, port: port, timeout: timeout) {
+        switch await Self.connect(spec, target: target, timeout: timeout) {
         case .success(let client):
             await client.disconnect()
             return (expected, "HTTP 101: the handshake was accepted")
@@ -206,11 +235,37 @@ struct ConversationSession {
     }
 
     static func connect(
-        _ spec: Conversation.Client, port: Int, timeout: Duration
-    ) async -> Result<WebSocketTestClient, ConnectProblem> {
-        let headers = spec.headers.map { ($0.name, $0.value) }
-        let attempt = await firstResult(within: timeout) {
-            try await WebSocketTestClient.connect(port: port, path: spec.target, headers: headers)
+        _ spec: Conversation.Client, target: ConversationTarget, timeout: Duration
+    ) async -> Result<any ConversationConnection, ConnectProblem> {
+        let attempt: Result<any ConversationConnection, any Error>?
+        switch target {
+        case .local(let port):
+            let headers = spec.headers.map { ($0.name, $0.value) }
+            attempt = await firstResult(within: timeout) {
+                try await WebSocketTestClient.connect(port: port, path: spec.target, headers: headers)
+            }
+        case .deployment(let base, let options):
+            let url = ConversationTarget.url(base, target: spec.target)
+            // The client offers subprotocols itself; the file's offer arrives as a `Sec-WebSocket-Protocol` field.
+            let offered = spec.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }
+            let subprotocols = offered.flatMap { $0.value.split(separator: ",") }.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            let headers = spec.headers.filter { $0.name.lowercased() != "sec-websocket-protocol" }.map {
+                (name: $0.name, value: $0.value)
+            }
+            // As in-process, an extension is offered only when the file offers it; this client knows permessage-deflate.
+            var settings = options
+            let extensions = spec.headers.filter { $0.name.lowercased() == "sec-websocket-extensions" }
+            if !extensions.contains(where: { $0.value.lowercased().contains("permessage-deflate") }) {
+                settings.deflate = nil
+            }
+            let options = settings
+            attempt = await firstResult(within: timeout) {
+                let session = try await WebSocketClient.connect(
+                    url: url.description, options: options, headers: headers, subprotocols: subprotocols)
+                return SessionConnection(session: session)
+            }
         }
         switch attempt {
         case nil:
@@ -223,6 +278,9 @@ struct ConversationSession {
                 ConnectProblem(
                     status: status, actual: "HTTP \(status)" + (trimmed.isEmpty ? "" : " \(StepMatcher.quote(trimmed))")
                 ))
+        case .failure(WebSocketClientError.refused(let status, let reason, _)):
+            return .failure(
+                ConnectProblem(status: status, actual: "HTTP \(status)" + (reason.isEmpty ? "" : " \(reason)")))
         case .failure(let error):
             return .failure(ConnectProblem(actual: "cannot connect: \(error)"))
         }
@@ -246,7 +304,7 @@ struct ConversationSession {
     }
 
     /// The next frame other than a ping or pong (the client answers pings itself).
-    static func nextFrame(_ client: WebSocketTestClient, within timeout: Duration) async -> Arrival {
+    static func nextFrame(_ client: any ConversationConnection, within timeout: Duration) async -> Arrival {
         let deadline = ContinuousClock.now + timeout
         while true {
             let remaining = deadline - ContinuousClock.now

@@ -1,4 +1,6 @@
 import GatewayConfig
+import WebSocketClient
+import WebSocketEngine
 
 /// What `wsgate bench` measures.
 public enum BenchMode: String, Sendable, CaseIterable {
@@ -22,33 +24,31 @@ public enum BenchMode: String, Sendable, CaseIterable {
     }
 }
 
-/// A `ws://host[:port]/path[?query]` address.
+/// A `ws://host[:port]/path[?query]` or `wss://…` address.
 public struct BenchURL: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+    /// The URL as the engine's client dials it.
+    public var webSocketURL: WebSocketURL
+    /// Whether the connections use TLS (`wss://`).
+    public var secure: Bool { webSocketURL.secure }
+    public var host: String { webSocketURL.host }
+    public var port: Int { webSocketURL.port }
     /// The request target: path and query, starting with `/`.
-    public var target: String
+    public var target: String { webSocketURL.target }
 
-    /// Parses a `ws://` URL; nil for anything else (`wss://` is not supported by the load client).
+    /// Parses a `ws://` or `wss://` URL; nil for anything else.
     public init?(_ text: String) {
-        guard text.hasPrefix("ws://") else { return nil }
-        let rest = text.dropFirst(5)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        let tail = rest.dropFirst(authority.count)
-        target = tail.isEmpty ? "/" : (tail.hasPrefix("?") ? "/" + tail : String(tail))
-        guard let address = ListenAddress(authority: authority, defaultPort: 80) else { return nil }
-        host = address.host
-        port = address.port
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("ws://") || lowered.hasPrefix("wss://"), let url = WebSocketURL(text) else {
+            return nil
+        }
+        webSocketURL = url
     }
 
     /// The value of the `Host` header.
-    var hostHeader: String {
-        let name = host.contains(":") ? "[\(host)]" : host
-        return port == 80 ? name : "\(name):\(port)"
-    }
+    var hostHeader: String { webSocketURL.hostHeader }
 
     public var description: String {
-        "ws://\(host.contains(":") ? "[\(host)]" : host):\(port)\(target)"
+        "\(secure ? "wss" : "ws")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(target)"
     }
 }
 
@@ -80,6 +80,8 @@ public struct BenchPlan: Sendable, Equatable {
     public var threads: Int
     /// Longest wait for a handshake, and in broadcast for the last deliveries after publishing ends.
     public var timeout: Duration
+    /// For `wss://`: trust the CA certificate(s) in this PEM file instead of the system's roots.
+    public var caFile: String?
 
     /// The defaults for `mode`: a short run on a laptop that says something.
     public init(mode: BenchMode, url: BenchURL) {
@@ -112,6 +114,15 @@ public struct BenchPlan: Sendable, Equatable {
             size = 0
             messages = 0
         }
+    }
+
+    /// The session settings of every connection: no pings of its own (the server's are answered), the
+    /// close handshake waits up to `timeout`, and messages of `size` fit.
+    var sessionOptions: WebSocketOptions {
+        let room = Swift.max(4 << 20, size * 2 + 4096)
+        return WebSocketOptions(
+            pingPeriod: .zero, timeout: timeout, maxFrameSize: room, maxMessageSize: room,
+            maxQueuedBytes: Swift.max(1 << 20, size * inFlight))
     }
 
     /// The URL connection `index` dials: `url`, then each of `also` in turn.

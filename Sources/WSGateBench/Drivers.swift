@@ -35,7 +35,6 @@ final class EchoDriver: BenchDriver {
             started = true
             deadline = NIODeadline.uptimeNanoseconds(start) + .nanoseconds(shared.plan.duration.nanoseconds)
             for _ in 0..<shared.plan.inFlight where sendNext(on: connection) {}
-            connection.flush()
             if sentAt.isEmpty { finish(connection) }
         }
     }
@@ -132,7 +131,6 @@ final class BroadcastDriver: BenchDriver {
             outcome.sent += 1
             shared.counters.started.wrappingAdd(1, ordering: .relaxed)
         }
-        connection.flush()
     }
 
     func received(isText: Bool, payload: ByteBuffer, on connection: BenchConnection) {
@@ -190,7 +188,6 @@ final class SessionDriver: BenchDriver {
     func opened(_ connection: BenchConnection) {
         outcome.deflateNegotiated = connection.deflateNegotiated
         connection.send(message, isText: true)
-        connection.flush()
         outcome.sent = 1
     }
 

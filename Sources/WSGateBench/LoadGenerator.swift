@@ -1,6 +1,9 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
+import WebSocketClient
 import WebSocketEngine
 
 /// Runs one benchmark plan against a server and reports what it measured.
@@ -68,7 +71,7 @@ public struct LoadGenerator: Sendable {
         }
         if let firstError {
             start.fail(firstError)
-            for connection in open { connection.channel.close(promise: nil) }
+            for connection in open { connection.close() }
             for connection in open { _ = try? await connection.done.get() }
             throw BenchError.connection(
                 "\(plan.connections - open.count) of \(plan.connections) connections failed: \(firstError)")
@@ -160,15 +163,7 @@ public struct LoadGenerator: Sendable {
         try? await Task.sleep(for: plan.duration)
         let holdSeconds = Double((NIODeadline.now() - holdStart).nanoseconds) / 1e9
         let stillOpen = counters.openCount
-        for connection in open {
-            let channel = connection.channel
-            channel.eventLoop.execute {
-                guard let handler = try? channel.pipeline.syncOperations.handler(type: BenchConnection.self) else {
-                    return
-                }
-                handler.close(grace: .seconds(1))
-            }
-        }
+        for connection in open { connection.close() }
         var bytes = 0
         for connection in open { bytes += (try? await connection.done.get())?.bytesReceived ?? 0 }
         var summary = report(
@@ -182,11 +177,17 @@ public struct LoadGenerator: Sendable {
 
     // MARK: dialling
 
-    /// An open connection: its channel, whether deflate was agreed, and its driver's outcome.
+    /// An open connection: whether deflate was agreed, and its driver's outcome.
     struct Dialed: Sendable {
-        let channel: any Channel
+        let connection: NIOLoopBound<BenchConnection>
         let deflate: Bool
         let done: EventLoopFuture<ConnectionOutcome>
+
+        /// Starts the closing handshake, on the connection's loop.
+        func close() {
+            let connection = self.connection
+            connection.eventLoop.execute { connection.value.close() }
+        }
     }
 
     typealias DriverFactory = @Sendable (Int, EventLoopPromise<ConnectionOutcome>) -> any BenchDriver
@@ -223,53 +224,67 @@ public struct LoadGenerator: Sendable {
         }
     }
 
-    /// Connects one channel with a ``BenchConnection`` and waits for its accepted handshake.
+    /// Opens one session of the engine's client with a ``BenchConnection`` and waits for its accepted handshake.
     private func dial(
         _ group: MultiThreadedEventLoopGroup, index: Int = 0, makeDriver: @escaping DriverFactory
     ) async throws -> Dialed {
+        let url = plan.url(for: index).webSocketURL
+        var settings = WebSocketClientOptions(
+            webSocket: plan.sessionOptions, deflate: plan.deflate ? benchDeflate : nil,
+            connectTimeout: plan.timeout, handshakeTimeout: plan.timeout, eventLoopGroup: group)
+        if let caFile = plan.caFile { settings.tls.trustRoots = .file(caFile) }
+        let options = settings
         var random = SystemRandomNumberGenerator()
-        let url = plan.url(for: index)
         let handshake = ClientHandshake(
-            url: url, deflate: plan.deflate, key: WebSocketEngine.ClientHandshake.randomKey(using: &random))
-        let seed = random.next()
-        let connected: (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>)
-        do {
-            connected = try await connect(
-                group, url: url, handshake: handshake, seed: seed, index: index, makeDriver: makeDriver)
-        } catch let error as NIOConnectionError {
-            let reason = error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
-            throw BenchError.connection("cannot connect to \(url.host):\(url.port): \(reason)")
+            target: url.target, host: url.hostHeader, key: ClientHandshake.randomKey(using: &random),
+            extensionOffers: options.deflate.map { [PerMessageDeflateClientNegotiation.offer($0)] } ?? [],
+            headers: [HTTPHeaderField("User-Agent", "wsgate-bench")])
+        let logger = Logger(label: "wsgate.bench")
+        let (connection, upgraded, done) = try await WebSocketClient.openChannel(url, options: options) { channel in
+            let done = channel.eventLoop.makePromise(of: ConnectionOutcome.self)
+            let connection = BenchConnection(driver: makeDriver(index, done), eventLoop: channel.eventLoop)
+            let outcome = try WebSocketClientPipeline.configure(
+                channel, handshake: handshake, requestHeaders: [], options: options.webSocket,
+                deflate: options.deflate, handshakeTimeout: TimeAmount(options.handshakeTimeout), logger: logger,
+                onMessage: { connection.received($0) })
+            // Runs on the loop as the 101 is read, before the frames after it: the driver starts first.
+            let upgraded = outcome.assumeIsolated().flatMapThrowing { outcome -> Bool in
+                switch outcome {
+                case .open(let session):
+                    let deflate = session.request.responseHeaders.contains {
+                        $0.name.lowercased() == "sec-websocket-extensions"
+                            && $0.value.lowercased().contains("permessage-deflate")
+                    }
+                    connection.opened(session, deflate: deflate)
+                    return deflate
+                case .refused(let status, let reason, _):
+                    throw BenchError.connection("the server answered HTTP \(status) \(reason), not 101")
+                case .redirect(let status, let location):
+                    throw BenchError.connection("the server redirected (HTTP \(status)) to \(location), not 101")
+                }
+            }
+            upgraded.whenFailure { error in connection.failed(Self.describe(error, timeout: options.handshakeTimeout)) }
+            return (
+                NIOLoopBound(connection, eventLoop: channel.eventLoop), upgraded.nonisolated(), done.futureResult
+            )
         }
-        let (channel, upgraded, done) = connected
         do {
             let agreed = try await upgraded.get()
-            return Dialed(channel: channel, deflate: agreed, done: done)
+            return Dialed(connection: connection, deflate: agreed, done: done)
         } catch {
             _ = try? await done.get()
-            throw error
+            throw BenchError.connection(Self.describe(error, timeout: options.handshakeTimeout))
         }
     }
 
-    private func connect(
-        _ group: MultiThreadedEventLoopGroup, url: BenchURL, handshake: ClientHandshake, seed: UInt64, index: Int,
-        makeDriver: @escaping DriverFactory
-    ) async throws -> (any Channel, EventLoopFuture<Bool>, EventLoopFuture<ConnectionOutcome>) {
-        let timeout = TimeAmount.nanoseconds(plan.timeout.nanoseconds)
-        let deflate = plan.deflate
-        return try await ClientBootstrap(group: group)
-            .connectTimeout(timeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: url.host, port: url.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgraded = channel.eventLoop.makePromise(of: Bool.self)
-                    let done = channel.eventLoop.makePromise(of: ConnectionOutcome.self)
-                    let handler = BenchConnection(
-                        handshake: handshake, deflateOffered: deflate, handshakeTimeout: timeout,
-                        driver: makeDriver(index, done), upgraded: upgraded, seed: seed)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    return (channel, upgraded.futureResult, done.futureResult)
-                }
-            }
+    /// What a failed handshake says to the user.
+    private static func describe(_ error: any Error, timeout: Duration) -> String {
+        switch error {
+        case ClientHandshakeError.timedOut: "no handshake response within \(timeout)"
+        case ClientHandshakeError.invalidResponse(let problem): problem
+        case ClientHandshakeError.connectionClosed: "the connection closed during the handshake"
+        default: "\(error)"
+        }
     }
 
     // MARK: summing up

@@ -23,16 +23,19 @@ struct Bench: AsyncParsableCommand {
             --deflate offers permessage-deflate with no context takeover either way; the run
             fails if the server refuses it. Latency comes from HdrHistogram (3 significant
             digits). A progress line shows on stderr when it is a terminal.
+            wss:// verifies the server's certificate against the system's roots, or against
+            --ca-file (a private CA, or a self-signed certificate that names the host).
             Exit codes: 0 done, 1 a connection or session failed or the server refused, 64 usage error.
 
             Examples:
               wsgate bench ws://127.0.0.1:8080/echo --connections 32 --in-flight 4 --size 16KiB
               wsgate bench ws://127.0.0.1:8080/chat/bench --mode broadcast --json
+              wsgate bench wss://gw.example.com/echo --ca-file ca.pem
               wsgate bench ws://127.0.0.1:8080/room --also ws://127.0.0.1:8081/room --mode broadcast
             """
     )
 
-    @Argument(help: "The server's ws:// URL, e.g. ws://127.0.0.1:8080/echo.")
+    @Argument(help: "The server's ws:// or wss:// URL, e.g. ws://127.0.0.1:8080/echo.")
     var url: String
 
     @Option(
@@ -70,6 +73,12 @@ struct Bench: AsyncParsableCommand {
 
     @Option(help: "Longest wait for a handshake, and for the last deliveries after publishing.")
     var timeout: String = "10s"
+
+    @Option(
+        help: ArgumentHelp(
+            "For wss://, trust the CA certificate(s) in FILE (PEM) instead of the system's roots.",
+            valueName: "FILE"))
+    var caFile: String?
 
     @Flag(help: "Print the report as one JSON object on stdout.")
     var json = false
@@ -117,12 +126,12 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("--mode must be echo, broadcast, connect or idle, not '\(mode)'")
         }
         guard let url = BenchURL(url) else {
-            throw ValidationError("URL must be ws://HOST:PORT/PATH, not '\(url)' (wss:// is not supported)")
+            throw ValidationError("URL must be ws://HOST:PORT/PATH or wss://…, not '\(url)'")
         }
         var plan = BenchPlan(mode: mode, url: url)
         for text in also {
             guard let other = BenchURL(text) else {
-                throw ValidationError("--also must be ws://HOST:PORT/PATH, not '\(text)'")
+                throw ValidationError("--also must be ws://HOST:PORT/PATH or wss://…, not '\(text)'")
             }
             plan.also.append(other)
         }
@@ -146,6 +155,12 @@ struct Bench: AsyncParsableCommand {
         plan.timeout = timeout
         if let messages { plan.messages = messages }
         plan.threads = threads
+        if let caFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw ValidationError("--ca-file: cannot read \(caFile)")
+            }
+            plan.caFile = caFile
+        }
         if let problem = plan.problems.first { throw ValidationError(problem) }
         return plan
     }

@@ -3,8 +3,9 @@ import Foundation
 import Gateway
 import GatewayConfig
 import NIOCore
-import NIOPosix
 import NIOSSL
+import WebSocketClient
+import WebSocketEngine
 
 /// `wsgate healthcheck [URL]`: exits 0 when the health endpoint answers 200, 1 otherwise. For Docker's
 /// HEALTHCHECK, which has no curl in wsgate's image.
@@ -115,49 +116,44 @@ struct HealthTarget: CustomStringConvertible {
     var description: String { "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
 }
 
-/// One HTTP/1.1 GET over NIO, with TLS when asked.
+/// One HTTP/1.1 GET on the WebSocket client's connection layer (TCP, TLS when asked), its answer read with the
+/// client's response-head reader.
 enum HealthProbe {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
     static func get(_ target: HealthTarget, timeout: TimeAmount) async throws -> (status: Int, body: String) {
-        let tls: NIOSSLContext?
-        if target.tls {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            tls = try NIOSSLContext(configuration: configuration)
-        } else {
-            tls = nil
+        guard let url = WebSocketURL(target.description) else {
+            throw Failure(description: "\(target.description) is not a URL the client can reach")
         }
-        let host = target.host
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(timeout)
-            .connect(host: target.host, port: target.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let name = host.first?.isNumber == true || host.contains(":") ? nil : host
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: name))
-                    }
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+        var options = WebSocketClientOptions(connectTimeout: .nanoseconds(timeout.nanoseconds))
+        // The local instance, often on 127.0.0.1 with a certificate for its public name: not verified.
+        options.tls.certificateVerification = .none
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await WebSocketClient.openChannel(url, options: options) { channel in
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
+        } catch WebSocketClientError.unreachable(_, let underlying) {
+            throw Failure(description: underlying)
+        } catch WebSocketClientError.connectTimeout(_, let after) {
+            throw Failure(description: "no connection within \(after)")
+        }
         return try await withThrowingTaskGroup(of: (Int, String).self) { group in
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in
-                    let hostHeader = host.contains(":") ? "[\(host)]:\(target.port)" : "\(host):\(target.port)"
                     try await outbound.write(
                         ByteBuffer(
                             string:
-                                "GET \(target.path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: wsgate-healthcheck\r\nConnection: close\r\n\r\n"
+                                "GET \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: wsgate-healthcheck\r\nConnection: close\r\n\r\n"
                         ))
                     var response = ByteBuffer()
                     for try await var chunk in inbound {
                         response.writeBuffer(&chunk)
                         if response.readableBytes > 64 * 1024 { break }
                     }
-                    return try parse(String(buffer: response))
+                    return try parse(response)
                 }
             }
             group.addTask {
@@ -170,12 +166,18 @@ enum HealthProbe {
         }
     }
 
-    static func parse(_ text: String) throws -> (Int, String) {
-        let parts = text.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw Failure(description: "not an HTTP response: \(text.prefix(80))")
+    /// The status and the body (trimmed) of a whole response read until the server closed.
+    static func parse(_ response: ByteBuffer) throws -> (Int, String) {
+        var buffer = response
+        let head: ClientHandshake.ResponseHead?
+        do {
+            head = try ClientHandshake.readResponseHead(from: &buffer)
+        } catch {
+            throw Failure(description: "not an HTTP response: \(error.description)")
         }
-        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-        return (status, body.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let head else {
+            throw Failure(description: "not an HTTP response: \(String(buffer: response).prefix(80))")
+        }
+        return (head.status, String(buffer: buffer).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

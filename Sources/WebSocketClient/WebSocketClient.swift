@@ -60,17 +60,6 @@ public enum WebSocketClient {
         headers: [(name: String, value: String)],
         subprotocols: [String]
     ) async throws -> ClientConnectOutcome {
-        let group = options.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
-        let sslContext: NIOSSLContext?
-        if url.secure {
-            do {
-                sslContext = try NIOSSLContext(configuration: options.tls)
-            } catch {
-                throw WebSocketClientError.unreachable(url.description, underlying: "TLS configuration: \(error)")
-            }
-        } else {
-            sslContext = nil
-        }
         var generator = SystemRandomNumberGenerator()
         let handshake = ClientHandshake(
             target: url.target,
@@ -82,28 +71,10 @@ public enum WebSocketClient {
         )
         let logger = Logger(label: "wsgate.client")
         let timeout = TimeAmount(options.handshakeTimeout)
-        let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount(options.connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        let outcome: EventLoopFuture<ClientConnectOutcome>
-        do {
-            outcome = try await bootstrap.connect(host: url.host, port: url.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        let isAddress = (try? SocketAddress(ipAddress: url.host, port: 0)) != nil
-                        let tls = try NIOSSLClientHandler(
-                            context: sslContext, serverHostname: isAddress ? nil : url.host)
-                        try channel.pipeline.syncOperations.addHandler(tls)
-                    }
-                    return try WebSocketClientPipeline.configure(
-                        channel, handshake: handshake, requestHeaders: headers, options: options.webSocket,
-                        deflate: options.deflate, handshakeTimeout: timeout, logger: logger)
-                }
-            }
-        } catch ChannelError.connectTimeout {
-            throw WebSocketClientError.connectTimeout(url.description, options.connectTimeout)
-        } catch {
-            throw WebSocketClientError.unreachable(url.description, underlying: "\(error)")
+        let outcome = try await openChannel(url, options: options) { channel in
+            try WebSocketClientPipeline.configure(
+                channel, handshake: handshake, requestHeaders: headers, options: options.webSocket,
+                deflate: options.deflate, handshakeTimeout: timeout, logger: logger)
         }
         do {
             return try await outcome.get()
@@ -115,6 +86,49 @@ public enum WebSocketClient {
             throw WebSocketClientError.connectionClosed(url.description)
         } catch {
             // TLS failures surface here: the handshake is refused before any HTTP is read.
+            throw WebSocketClientError.unreachable(url.description, underlying: "\(error)")
+        }
+    }
+
+    /// The connection layer under the handshake: connects TCP to `url`'s host and port (within
+    /// ``WebSocketClientOptions/connectTimeout``, `TCP_NODELAY` on), adds TLS for a secure URL
+    /// (``WebSocketClientOptions/tls``, with the host name for SNI and verification unless it is an address), then
+    /// lets `initialize` add its handlers. For the engine's other clients (`wsgate healthcheck`'s GET).
+    /// - Throws: ``WebSocketClientError/connectTimeout(_:_:)`` or ``WebSocketClientError/unreachable(_:underlying:)``.
+    package static func openChannel<Output: Sendable>(
+        _ url: WebSocketURL,
+        options: WebSocketClientOptions,
+        initialize: @escaping @Sendable (any Channel) throws -> Output
+    ) async throws -> Output {
+        let group = options.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        let sslContext: NIOSSLContext?
+        if url.secure {
+            do {
+                sslContext = try NIOSSLContext(configuration: options.tls)
+            } catch {
+                throw WebSocketClientError.unreachable(url.description, underlying: "TLS configuration: \(error)")
+            }
+        } else {
+            sslContext = nil
+        }
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount(options.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        do {
+            return try await bootstrap.connect(host: url.host, port: url.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        let isAddress = (try? SocketAddress(ipAddress: url.host, port: 0)) != nil
+                        let tls = try NIOSSLClientHandler(
+                            context: sslContext, serverHostname: isAddress ? nil : url.host)
+                        try channel.pipeline.syncOperations.addHandler(tls)
+                    }
+                    return try initialize(channel)
+                }
+            }
+        } catch ChannelError.connectTimeout {
+            throw WebSocketClientError.connectTimeout(url.description, options.connectTimeout)
+        } catch {
             throw WebSocketClientError.unreachable(url.description, underlying: "\(error)")
         }
     }

@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 
 /// A queue of values with an async, time-bounded `next`: what the test client's reads wait on.
-final class Mailbox<Value: Sendable>: Sendable {
+package final class Mailbox<Value: Sendable>: Sendable {
     private struct State {
         var values: [Value] = []
         var finished = false
@@ -13,7 +13,9 @@ final class Mailbox<Value: Sendable>: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    func push(_ value: Value) {
+    package init() {}
+
+    package func push(_ value: Value) {
         let waiter: CheckedContinuation<Value?, Never>? = state.withLockedValue { state in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -25,7 +27,7 @@ final class Mailbox<Value: Sendable>: Sendable {
         waiter?.resume(returning: value)
     }
 
-    func finish() {
+    package func finish() {
         let waiter = state.withLockedValue { state in
             state.finished = true
             defer { state.waiter = nil }
@@ -34,8 +36,13 @@ final class Mailbox<Value: Sendable>: Sendable {
         waiter?.resume(returning: nil)
     }
 
+    /// Whether ``finish()`` was called and every value was taken.
+    package var isFinished: Bool {
+        state.withLockedValue { $0.finished && $0.values.isEmpty }
+    }
+
     /// The next value; nil when finished and drained, or when `timeout` passes first.
-    func next(timeout: Duration) async -> Value? {
+    package func next(timeout: Duration) async -> Value? {
         let id = state.withLockedValue { state in
             state.nextID += 1
             return state.nextID

@@ -18,6 +18,17 @@ def wsgate_binary() -> str:
     return binary
 
 
+def throwaway_certificate(directory: pathlib.Path) -> pathlib.Path:
+    """A self-signed certificate for localhost and 127.0.0.1 (tls.crt, key tls.key) in `directory`."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt")],
+        check=True, capture_output=True,
+    )
+    return directory / "tls.crt"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

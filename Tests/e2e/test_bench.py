@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import wsgate_binary
+from conftest import throwaway_certificate, wsgate_binary
 
 COMMON_FIELDS = {
     "mode", "url", "connections", "in_flight", "size", "binary", "deflate", "deflate_negotiated", "threads",
@@ -77,3 +77,22 @@ def test_refused_deflate_and_bad_options_fail_with_a_reason(gateway_factory):
     assert "did not agree to permessage-deflate" in result.stderr
     usage = subprocess.run([wsgate_binary(), "bench", "http://x/", "--mode", "echo"], capture_output=True, text=True)
     assert usage.returncode == 64 and "ws://" in usage.stderr
+
+
+def test_echo_over_wss_verifies_the_certificate(gateway_factory, tmp_path):
+    throwaway_certificate(tmp_path)
+    config = tmp_path / "tls.yaml"
+    config.write_text(
+        "version: 1\nserver: { tls: { certificate: tls.crt, private_key: tls.key } }\n"
+        "defaults: { ping_period: 0 }\nendpoints:\n  - { path: /echo, type: echo }\n"
+    )
+    gateway = gateway_factory(str(config))
+    url = f"wss://localhost:{gateway.port}/echo"
+    options = ["--connections", "2", "--in-flight", "2", "--duration", "1s"]
+    report = bench(url, "--ca-file", str(tmp_path / "tls.crt"), *options, "--deflate")
+    assert report["url"] == url and report["count"] > 50 and report["deflate_negotiated"]
+    # Verification is on by default: the throwaway certificate is not among the system's roots.
+    untrusted = subprocess.run(
+        [wsgate_binary(), "bench", url, *options], capture_output=True, text=True, timeout=30
+    )
+    assert untrusted.returncode == 1 and "certificate" in untrusted.stderr.lower(), untrusted.stderr

@@ -122,6 +122,7 @@ final class ClientUpgradeHandler: ChannelInboundHandler {
             var request = WebSocketClientPipeline.request(
                 target: handshake.target, headers: requestHeaders, remote: context.channel.remoteAddress)
             request.subprotocol = agreement.subprotocol
+            request.responseHeaders = agreement.headers.map { (name: $0.name, value: $0.value) }
             guard let session = connection.openAsClient(request: request, options: options, extensions: extensions)
             else {
                 finish(.failure(ClientHandshakeError.connectionClosed), context: context)
@@ -165,7 +166,11 @@ final class ClientUpgradeHandler: ChannelInboundHandler {
 /// Puts a client connection's handlers on a channel.
 package enum WebSocketClientPipeline {
     /// Adds the handshake and the connection handler to `channel` (call on its event loop, e.g. in a
-    /// bootstrap's channel initializer, after any TLS handler). The future completes with the outcome.
+    /// bootstrap's channel initializer, after any TLS handler). The future completes with the outcome, on the
+    /// channel's loop and before any frame after the 101 is read.
+    ///
+    /// With `onMessage`, every message is handed to it on the event loop as it is read (a load client's hot
+    /// loop) and the session's `incoming` stays empty; the caller reads no faster than it handles.
     package static func configure(
         _ channel: any Channel,
         handshake: ClientHandshake,
@@ -173,10 +178,12 @@ package enum WebSocketClientPipeline {
         options: WebSocketOptions,
         deflate: PerMessageDeflateConfiguration?,
         handshakeTimeout: TimeAmount,
-        logger: Logger
+        logger: Logger,
+        onMessage: ((Frame) -> Void)? = nil
     ) throws -> EventLoopFuture<ClientConnectOutcome> {
         let promise = channel.eventLoop.makePromise(of: ClientConnectOutcome.self)
         let connection = WebSocketConnectionHandler.client(logger: logger)
+        connection.onMessage = onMessage
         let upgrade = ClientUpgradeHandler(
             handshake: handshake, requestHeaders: requestHeaders, options: options, deflate: deflate,
             timeout: handshakeTimeout,

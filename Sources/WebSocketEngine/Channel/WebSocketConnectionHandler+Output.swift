@@ -28,6 +28,11 @@ extension WebSocketConnectionHandler {
                 return
             }
             let frame: Frame = message.kind == .text ? .text(message.data) : .binary(message.data)
+            if let onMessage {
+                // A loop client takes each message as it is read: nothing is queued, so nothing waits for it.
+                onMessage(frame)
+                return
+            }
             guard let source = opened.source else { return }
             switch source.yield(frame) {
             case .produceMore, .dropped: flow.delivered(stopProducing: false)

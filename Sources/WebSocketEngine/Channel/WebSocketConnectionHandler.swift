@@ -46,6 +46,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var processing = false
     /// The read gate and the close deferral.
     var flow = ConnectionFlow()
+    /// A client that takes messages on the event loop (``WebSocketClientPipeline/configure``'s `onMessage`):
+    /// messages go to it instead of `incoming`.
+    var onMessage: ((Frame) -> Void)?
     var writabilityWaiters: [EventLoopPromise<Void>] = []
     var closePromise: EventLoopPromise<CloseReason>?
     var registered = false

@@ -81,8 +81,16 @@ package struct ClientHandshake: Sendable {
             && !field.value.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }
     }
 
-    /// Reads the response head from `buffer` (consuming it); nil while it is incomplete.
-    package func readResponse(from buffer: inout ByteBuffer) throws(Failure) -> Outcome? {
+    /// An HTTP/1.1 response head: status line and header fields.
+    package struct ResponseHead: Sendable, Equatable {
+        package var status: Int
+        package var reason: String
+        package var headers: [HTTPHeaderField]
+    }
+
+    /// Reads an HTTP/1.1 response head from `buffer` (consuming it, the blank line included); nil while it is
+    /// incomplete. What follows the head stays in `buffer`. Any HTTP client of the engine reads its answer with it.
+    package static func readResponseHead(from buffer: inout ByteBuffer) throws(Failure) -> ResponseHead? {
         let view = buffer.readableBytesView
         guard let end = view.firstRange(of: [13, 10, 13, 10]) else {
             if buffer.readableBytes > Self.maxHeadSize {
@@ -108,7 +116,13 @@ package struct ClientHandshake: Sendable {
                 HTTPHeaderField(
                     String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingHTTPWhitespace()))
         }
-        let reason = parts.count > 2 ? String(parts[2]) : ""
+        return ResponseHead(status: status, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
+    }
+
+    /// Reads the response head from `buffer` (consuming it); nil while it is incomplete.
+    package func readResponse(from buffer: inout ByteBuffer) throws(Failure) -> Outcome? {
+        guard let head = try Self.readResponseHead(from: &buffer) else { return nil }
+        let (status, reason, headers) = (head.status, head.reason, head.headers)
         func values(_ name: String) -> [String] { headers.filter { $0.name.caseInsensitiveEquals(name) }.map(\.value) }
         if (300..<400).contains(status), let location = values("Location").first {
             return .redirect(status: status, location: location)

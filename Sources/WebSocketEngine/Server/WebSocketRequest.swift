@@ -18,6 +18,8 @@ public struct WebSocketRequest: Sendable {
     public internal(set) var subprotocol: String?
     /// What the route's asynchronous admission granted (``AdmissionGrant/value``), if anything.
     public internal(set) var admitted: (any Sendable)?
+    /// On a client session, the header fields of the server's 101 response in order; empty on the server side.
+    public internal(set) var responseHeaders: [(name: String, value: String)] = []
 
     /// The first value of a header (names compare case-insensitively).
     public func header(_ name: String) -> String? {

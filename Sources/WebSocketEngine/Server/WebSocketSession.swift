@@ -94,6 +94,27 @@ public final class WebSocketSession: Sendable {
         try? await promise.futureResult.get()
     }
 
+    /// Sends a frame now, on the session's event loop (call it there), without waiting for room: for a client
+    /// driven on its loop that bounds what it has in flight itself. Writes are flushed once the loop's current
+    /// jobs have run, so a batch costs one write. False when the session is closing or the frame was refused.
+    package func sendOnLoop(_ frame: Frame) -> Bool {
+        loop.preconditionInEventLoop()
+        switch connection.value.sendNow(frame) {
+        case .done, .mustWait: return true
+        case .failed: return false
+        }
+    }
+
+    /// Completes with ``closeReason`` once the connection is closed, on the session's event loop.
+    package var closedFuture: EventLoopFuture<CloseReason> { closed }
+
+    /// Drops the connection without a close handshake, like a peer that vanished: for test clients that
+    /// must reproduce one. Sessions that end on purpose use ``close(_:)``.
+    package func abort() {
+        let connection = self.connection
+        eventLoop.execute { connection.value.context?.close(promise: nil) }
+    }
+
     /// Why the session ended: the close frame received or sent first, or 1006 when the connection was
     /// lost without one. Waits until the connection is closed.
     public var closeReason: CloseReason {
