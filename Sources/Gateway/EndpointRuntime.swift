@@ -48,6 +48,7 @@ final class EndpointRuntime: Sendable {
         var processes: ProcessEndpoint?
         var broadcastEndpoint: BroadcastEndpoint?
         var proxyEndpoint: ProxyEndpoint?
+        var numberAfterAuth: (@Sendable (Claims) -> Int?)?
         var roomOf: @Sendable (WebSocketRequest, Claims) -> String? = { _, _ in nil }
         switch endpoint.kind {
         case .echo(let settings):
@@ -58,7 +59,11 @@ final class EndpointRuntime: Sendable {
             hub = broadcast.hub
             broadcastEndpoint = broadcast
             roomOf = { request, claims in broadcast.roomName(request, claims: claims) }
-            if broadcast.numbersMembers { admission = numbering { broadcast.hub.nextMemberNumber() } }
+            if broadcast.numbersMembers {
+                admission = numbering { broadcast.hub.nextMemberNumber() }
+                // With auth, a member the backend names (a webhook's `name`) takes no number.
+                numberAfterAuth = { claims in claims.memberName == nil ? broadcast.hub.nextMemberNumber() : nil }
+            }
             serve = { session in try await broadcast.handle(session) }
         case .process(let settings) where settings.shared:
             let process = SharedProcess(
@@ -67,6 +72,7 @@ final class EndpointRuntime: Sendable {
             hub = process.hub
             let connections = ConnectionCounter()
             admission = numbering { connections.next() }
+            numberAfterAuth = { _ in connections.next() }
             serve = { session in
                 try await process.handle(session, connection: session.request.sessionNumber ?? connections.next())
             }
@@ -96,6 +102,11 @@ final class EndpointRuntime: Sendable {
                 let tokenQuery = auth.tokenQueryParameters
                 asyncAdmission = auth.admission { request, claims in
                     await proxy.admit(request, claims: claims, tokenQuery: tokenQuery)
+                }
+            } else if let numberAfterAuth {
+                // Numbered in handshake order, once the token (or webhook) passed.
+                asyncAdmission = auth.admission { _, claims in
+                    .grant(AdmissionGrant(value: Admitted(claims: claims, number: numberAfterAuth(claims))))
                 }
             } else {
                 asyncAdmission = auth.admission(then: admission, release: release)

@@ -127,15 +127,8 @@ struct EndpointAuth: Sendable {
     private func admit(
         _ request: WebSocketRequest, claims: Claims, then next: WebSocketAdmission?, release: (@Sendable () -> Void)?
     ) -> Admission {
-        var admitted = Admitted(claims: claims)
-        if let next {
-            switch next(request) {
-            case .refuse(let refusal): return .refuse(refusal)
-            case .grant(let grant): admitted.number = (grant.value as? Admitted)?.number
-            case .accept: break
-            }
-        }
-        return .grant(AdmissionGrant(value: admitted, abandoned: release))
+        if let next, case .refuse(let refusal) = next(request) { return .refuse(refusal) }
+        return .grant(AdmissionGrant(value: Admitted(claims: claims), abandoned: release))
     }
 
     /// Closes `session` with 1008 "token expired" when its token's `exp` (plus `leeway`) passes: a timer,
