@@ -19,8 +19,3 @@ extension WebSocketRequest {
     /// The upstream session of a proxied client.
     var upstream: WebSocketSession? { (admitted as? Admitted)?.upstream }
 }
-
-/// The admission of an endpoint that numbers its sessions: takes the next number before the 101.
-func numbering(_ next: @escaping @Sendable () -> Int) -> WebSocketAdmission {
-    { _ in .grant(AdmissionGrant(value: Admitted(number: next()))) }
-}

@@ -48,7 +48,9 @@ final class EndpointRuntime: Sendable {
         var processes: ProcessEndpoint?
         var broadcastEndpoint: BroadcastEndpoint?
         var proxyEndpoint: ProxyEndpoint?
-        var numberAfterAuth: (@Sendable (Claims) -> Int?)?
+        // The session's number on its endpoint, taken at admission (see ``Admitted``); with `auth:`, after
+        // the token passed.
+        var number: (@Sendable (Claims?) -> Int?)?
         var roomOf: @Sendable (WebSocketRequest, Claims) -> String? = { _, _ in nil }
         switch endpoint.kind {
         case .echo(let settings):
@@ -60,9 +62,8 @@ final class EndpointRuntime: Sendable {
             broadcastEndpoint = broadcast
             roomOf = { request, claims in broadcast.roomName(request, claims: claims) }
             if broadcast.numbersMembers {
-                admission = numbering { broadcast.hub.nextMemberNumber() }
-                // With auth, a member the backend names (a webhook's `name`) takes no number.
-                numberAfterAuth = { claims in claims.memberName == nil ? broadcast.hub.nextMemberNumber() : nil }
+                // A member the backend names (a webhook's `name`) takes no number.
+                number = { claims in claims?.memberName == nil ? broadcast.hub.nextMemberNumber() : nil }
             }
             serve = { session in try await broadcast.handle(session) }
         case .process(let settings) where settings.shared:
@@ -71,11 +72,8 @@ final class EndpointRuntime: Sendable {
             shared = process
             hub = process.hub
             let connections = ConnectionCounter()
-            admission = numbering { connections.next() }
-            numberAfterAuth = { _ in connections.next() }
-            serve = { session in
-                try await process.handle(session, connection: session.request.sessionNumber ?? connections.next())
-            }
+            number = { _ in connections.next() }
+            serve = { session in try await process.handle(session, connection: session.request.sessionNumber ?? 0) }
         case .staticFiles:
             // Files are a plain HTTP tree (`StaticFiles`), routed by `GatewayApplication`, never a session.
             throw GatewayError("endpoint \(endpoint.path) serves files, not WebSocket sessions")
@@ -103,10 +101,9 @@ final class EndpointRuntime: Sendable {
                 asyncAdmission = auth.admission { request, claims in
                     await proxy.admit(request, claims: claims, tokenQuery: tokenQuery)
                 }
-            } else if let numberAfterAuth {
-                // Numbered in handshake order, once the token (or webhook) passed.
+            } else if let number {
                 asyncAdmission = auth.admission { _, claims in
-                    .grant(AdmissionGrant(value: Admitted(claims: claims, number: numberAfterAuth(claims))))
+                    .grant(AdmissionGrant(value: Admitted(claims: claims, number: number(claims))))
                 }
             } else {
                 asyncAdmission = auth.admission(then: admission, release: release)
@@ -114,6 +111,7 @@ final class EndpointRuntime: Sendable {
             admission = nil
             leeway = auth.check.leeway
         } else {
+            if let number { admission = { _ in .grant(AdmissionGrant(value: Admitted(number: number(nil)))) } }
             leeway = 0
         }
         self.admission = admission

@@ -335,7 +335,7 @@ public enum ConfigReference {
         Key("room", .template, "the request path", "room name; `{name}` path parameters"),
         Key(
             "name", .template, broadcastDefaults.name,
-            "member name; `{n}` counts from 0, `{query.NAME}` reads the query"),
+            "member name; `{n}` counts from 0 in the order handshakes are answered, `{query.NAME}` reads the query"),
         Key(
             "welcome", .nullable(.template), broadcastDefaults.welcome.map { "\"\($0)\"" },
             "sent to a joiner; `{name}`, `{room}`, with the broker `{position}`"),

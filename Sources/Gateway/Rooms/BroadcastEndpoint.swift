@@ -153,12 +153,9 @@ struct BroadcastEndpoint: Sendable {
         if let chosen = claims?.memberName { return .success(chosen) }
         var problem: NameProblem?
         let query = request.queryParameters
-        var number: Int?
         let rendered = name.render { field in
-            if field == "n" {
-                if number == nil { number = request.sessionNumber ?? hub.nextMemberNumber() }
-                return number.map(String.init)
-            }
+            // Taken at admission, in handshake order (``numbersMembers``).
+            if field == "n" { return request.sessionNumber.map(String.init) ?? "" }
             if field.hasPrefix("query.") {
                 let key = String(field.dropFirst(6))
                 guard let value = query[key], Self.isValidName(value) else {
