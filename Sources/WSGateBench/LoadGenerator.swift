@@ -263,7 +263,7 @@ public struct LoadGenerator: Sendable {
                     throw BenchError.connection("the server redirected (HTTP \(status)) to \(location), not 101")
                 }
             }
-            upgraded.whenFailure { error in connection.failed(Self.describe(error, timeout: options.handshakeTimeout)) }
+            upgraded.whenFailure { error in connection.failed(Self.describe(error, url: url, options: options)) }
             return (
                 NIOLoopBound(connection, eventLoop: channel.eventLoop), upgraded.nonisolated(), done.futureResult
             )
@@ -273,18 +273,14 @@ public struct LoadGenerator: Sendable {
             return Dialed(connection: connection, deflate: agreed, done: done)
         } catch {
             _ = try? await done.get()
-            throw BenchError.connection(Self.describe(error, timeout: options.handshakeTimeout))
+            throw BenchError.connection(Self.describe(error, url: url, options: options))
         }
     }
 
-    /// What a failed handshake says to the user.
-    private static func describe(_ error: any Error, timeout: Duration) -> String {
-        switch error {
-        case ClientHandshakeError.timedOut: "no handshake response within \(timeout)"
-        case ClientHandshakeError.invalidResponse(let problem): problem
-        case ClientHandshakeError.connectionClosed: "the connection closed during the handshake"
-        default: "\(error)"
-        }
+    /// What a failed handshake says to the user: the bench's own refusal, else the client's account of it.
+    private static func describe(_ error: any Error, url: WebSocketURL, options: WebSocketClientOptions) -> String {
+        if let refusal = error as? BenchError { return refusal.description }
+        return WebSocketClient.handshakeFailure(error, url: url, timeout: options.handshakeTimeout).description
     }
 
     // MARK: summing up

@@ -78,15 +78,22 @@ public enum WebSocketClient {
         }
         do {
             return try await outcome.get()
-        } catch ClientHandshakeError.timedOut {
-            throw WebSocketClientError.handshakeTimeout(url.description, options.handshakeTimeout)
-        } catch ClientHandshakeError.invalidResponse(let problem) {
-            throw WebSocketClientError.invalidResponse(problem)
-        } catch ClientHandshakeError.connectionClosed {
-            throw WebSocketClientError.connectionClosed(url.description)
         } catch {
-            // TLS failures surface here: the handshake is refused before any HTTP is read.
-            throw WebSocketClientError.unreachable(url.description, underlying: "\(error)")
+            throw handshakeFailure(error, url: url, timeout: options.handshakeTimeout)
+        }
+    }
+
+    /// What a failed opening handshake on `url` was, as the client reports it (for the engine's other clients
+    /// too: `wsgate bench`).
+    package static func handshakeFailure(_ error: any Error, url: WebSocketURL, timeout: Duration)
+        -> WebSocketClientError
+    {
+        switch error {
+        case ClientHandshakeError.timedOut: return .handshakeTimeout(url.description, timeout)
+        case ClientHandshakeError.invalidResponse(let problem): return .invalidResponse(problem)
+        case ClientHandshakeError.connectionClosed: return .connectionClosed(url.description)
+        // TLS failures surface here: the handshake is refused before any HTTP is read.
+        default: return .unreachable(url.description, underlying: "\(error)")
         }
     }
 

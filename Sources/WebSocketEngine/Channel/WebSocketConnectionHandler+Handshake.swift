@@ -92,9 +92,7 @@ extension WebSocketConnectionHandler {
             refuseAdmission(refusal, context: context)
             return
         case .grant(let grant):
-            if let chosen = grant.subprotocol { request.subprotocol = chosen }
-            request.admitted = grant.value
-            granted = grant.headers.map { HTTPHeaderField($0.name, $0.value) }
+            granted = request.apply(grant)
         case .accept, nil:
             break
         }
@@ -112,7 +110,6 @@ extension WebSocketConnectionHandler {
             let decision = await check(checked)
             loop.execute {
                 var request = checked
-                let granted = grantedBySync
                 let handler = connection.value
                 let context = boundContext.value
                 guard case .admitting = handler.phase, context.channel.isActive else {
@@ -124,15 +121,13 @@ extension WebSocketConnectionHandler {
                     handler.refuseAdmission(refusal, context: context)
                 case .accept:
                     handler.open(
-                        head, route: route, request: request, acceptKey: acceptKey, headers: granted,
+                        head, route: route, request: request, acceptKey: acceptKey, headers: grantedBySync,
                         context: context)
                     handler.afterAdmission(context: context)
                 case .grant(let grant):
-                    if let chosen = grant.subprotocol { request.subprotocol = chosen }
-                    request.admitted = grant.value
+                    let headers = grantedBySync + request.apply(grant)
                     handler.open(
-                        head, route: route, request: request, acceptKey: acceptKey,
-                        headers: granted + grant.headers.map { HTTPHeaderField($0.name, $0.value) }, context: context)
+                        head, route: route, request: request, acceptKey: acceptKey, headers: headers, context: context)
                     handler.afterAdmission(context: context)
                 }
             }

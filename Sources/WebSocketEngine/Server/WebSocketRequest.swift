@@ -16,7 +16,8 @@ public struct WebSocketRequest: Sendable {
     public let remotePort: Int?
     /// The subprotocol the server selected, if any.
     public internal(set) var subprotocol: String?
-    /// What the route's asynchronous admission granted (``AdmissionGrant/value``), if anything.
+    /// What the route's admission granted (``AdmissionGrant/value``; the asynchronous check's, when both
+    /// granted one), if anything.
     public internal(set) var admitted: (any Sendable)?
     /// On a client session, the header fields of the server's 101 response in order; empty on the server side.
     public internal(set) var responseHeaders: [(name: String, value: String)] = []
@@ -36,5 +37,13 @@ public struct WebSocketRequest: Sendable {
             result[name.removingPercentEncoding ?? name] = value.removingPercentEncoding ?? value
         }
         return result
+    }
+
+    /// Takes what `grant` says about the request (its value, a replacement subprotocol); returns the header
+    /// fields it adds to the 101.
+    mutating func apply(_ grant: AdmissionGrant) -> [HTTPHeaderField] {
+        if let chosen = grant.subprotocol { subprotocol = chosen }
+        admitted = grant.value
+        return grant.headers.map { HTTPHeaderField($0.name, $0.value) }
     }
 }
