@@ -120,13 +120,10 @@ public final class GatewayServer: Sendable {
             metrics: metrics
         )
         server.replaceRouter(try gateway.router(for: configuration, application: application))
-        if let broker {
-            // Another instance's backend API (or this one's) counts members and disconnects sessions here too.
-            let target = LiveAPITarget(gateway)
-            broker.answerRequests { request in await BackendAPI.answer(request, target: target) }
-        }
+        let target = LiveAPITarget(gateway)
+        // Another instance's backend API (or this one's) counts members and disconnects sessions here too.
+        broker?.answerRequests { request in await BackendAPI.answer(request, target: target) }
         if let settings = configuration.server.api, let listen = settings.listen {
-            let target = LiveAPITarget(gateway)
             let api: APIServer
             do {
                 api = try await APIServer.start(
@@ -356,7 +353,6 @@ private struct LiveAPITarget: APITarget {
     func broadcastEndpoint(_ path: String) -> BroadcastEndpoint? {
         box.withLockedValue { $0.server }?.application.endpoints[path]?.broadcast
     }
-
 }
 
 extension EndpointKind {

@@ -18,6 +18,8 @@ final class ProxyEndpoint: Sendable {
     private let turn = Atomic<Int>(0)
     /// TLS towards wss:// upstreams: the system's roots, or `ca_file`'s certificates.
     private let tls: TLSConfiguration
+    /// `headers:`, in name order, their values parsed once.
+    private let setHeaders: [(name: String, value: Template)]
 
     init(
         settings: ProxySettings, path: String, options: WebSocketOptions, secure: Bool, logger: Logger
@@ -41,6 +43,7 @@ final class ProxyEndpoint: Sendable {
             tls.trustRoots = .certificates(roots)
         }
         self.tls = tls
+        setHeaders = settings.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: Template($0.value)) }
     }
 
     /// Connects to the next upstream; grants the upstream session, or refuses with 502 or 504. With
@@ -53,8 +56,8 @@ final class ProxyEndpoint: Sendable {
         }
         let index = turn.add(1, ordering: .relaxed).oldValue
         let upstream = settings.upstreams[index % settings.upstreams.count]
-        let set = settings.headers.sorted { $0.key < $1.key }.map { name, value in
-            ProxyRequest.HTTPField(name: name, value: Template(value).render { claims?.field($0) ?? "" })
+        let set = setHeaders.map { header in
+            ProxyRequest.HTTPField(name: header.name, value: header.value.render { claims?.field($0) ?? "" })
         }
         let plan = ProxyRequest(
             upstream: upstream, request: request, passHeaders: settings.passHeaders, set: set,
