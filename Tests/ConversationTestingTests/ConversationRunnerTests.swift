@@ -2,8 +2,9 @@ import ConversationTesting
 import GatewayConfig
 import Testing
 
-/// Ktor's echo, a plain echo and Ktor's chat, served by each run on 127.0.0.1 and an ephemeral port.
-private let configuration = """
+/// Ktor's echo, a plain echo and Ktor's chat, served by each run on 127.0.0.1 and an ephemeral port (and by
+/// DeploymentRunnerTests as the deployment).
+let conversationTestConfiguration = """
     version: 1
     endpoints:
       - path: /echo
@@ -17,7 +18,7 @@ private let configuration = """
     """
 
 private func run(_ yaml: String) async throws -> ConversationResult {
-    let loaded = try ConfigLoader.parse(yaml: configuration, file: "wsgate.yaml", baseDirectory: ".")
+    let loaded = try ConfigLoader.parse(yaml: conversationTestConfiguration, file: "wsgate.yaml", baseDirectory: ".")
     let conversation = try ConversationLoader.parse(yaml: yaml, file: "t.test.yaml", environment: [:])
     return await ConversationRunner(configuration: loaded.configuration).run(conversation)
 }

@@ -9,21 +9,10 @@ import WebSocketEngine
 /// `wsgate test --url`: the runner holds conversations with a gateway that runs already (here one served on
 /// 127.0.0.1 and an ephemeral port by the test), through the engine's client.
 @Suite struct DeploymentRunnerTests {
-    static let configuration = """
-        version: 1
-        endpoints:
-          - path: /echo
-            type: echo
-            greeting: "Please enter your name"
-            reply: "Hi, {message}!"
-            bye: { text: bye, ignore_case: true, reason: "Client said BYE" }
-          - { path: /chat, type: broadcast }
-          - { path: /private, type: echo, allowed_origins: ["https://example.com"], subprotocols: [chat] }
-        """
-
     /// Serves the configuration, runs `body` with a runner aimed at it, and stops the gateway.
     func withDeployment(path: String = "", _ body: (ConversationRunner) async throws -> Void) async throws {
-        let loaded = try ConfigLoader.parse(yaml: Self.configuration, file: "wsgate.yaml", baseDirectory: ".")
+        let loaded = try ConfigLoader.parse(
+            yaml: conversationTestConfiguration, file: "wsgate.yaml", baseDirectory: ".")
         let logger = Logger(label: "deployment-test")
         let application = try GatewayApplication(loaded.configuration, logger: logger)
         let server = try await WebSocketServer.start(
