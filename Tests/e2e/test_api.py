@@ -3,6 +3,7 @@ members on two instances), list rooms, disconnect; JSON errors 401/400/404/413; 
 and the OpenAPI document in schemas/ checked against the running server by schemathesis."""
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -147,17 +148,27 @@ def test_errors_are_json_with_status_and_the_key_never_appears_in_logs(single):
     assert KEY not in log and KEY[:-1] not in log
 
 
-def test_publish_reaches_members_on_two_instances_through_redis(tmp_path):
+@contextlib.contextmanager
+def instances(tmp_path, count, prefix):
+    """A redis-server and `count` gateways sharing it as their broker, each with its API port; all stopped after."""
     redis = Redis()
     gateways = []
     try:
-        broker = f"broker: {{ url: \"{redis.url}\", prefix: api-e2e }}"
-        for _ in range(2):
+        broker = f"broker: {{ url: \"{redis.url}\", prefix: {prefix} }}"
+        for _ in range(count):
             port = free_port()
             gateway = Gateway(config(tmp_path, port, broker=broker), env={"WSGATE_API_KEY": KEY})
             gateway.api_port = port
             gateways.append(gateway)
+        yield redis, gateways
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        redis.stop()
 
+
+def test_publish_reaches_members_on_two_instances_through_redis(tmp_path):
+    with instances(tmp_path, 2, "api-e2e") as (_, gateways):
         async def scenario():
             async with connect(gateways[0].url("/room/r1?name=alice")) as alice, \
                     connect(gateways[1].url("/room/r1?name=bob")) as bob:
@@ -169,22 +180,10 @@ def test_publish_reaches_members_on_two_instances_through_redis(tmp_path):
                 assert await asyncio.wait_for(bob.recv(), 5) == "[api]: both"
 
         run(scenario())
-    finally:
-        for gateway in gateways:
-            gateway.stop()
-        redis.stop()
 
 
 def test_rooms_and_disconnect_span_every_instance_sharing_the_broker(tmp_path):
-    redis = Redis()
-    gateways = []
-    try:
-        broker = f"broker: {{ url: \"{redis.url}\", prefix: api-census }}"
-        for _ in range(3):
-            port = free_port()
-            gateway = Gateway(config(tmp_path, port, broker=broker), env={"WSGATE_API_KEY": KEY})
-            gateway.api_port = port
-            gateways.append(gateway)
+    with instances(tmp_path, 3, "api-census") as (redis, gateways):
         first, second, third = gateways
         rooms = "/api/rooms?endpoint=/room/%7Broom%7D"
 
@@ -234,10 +233,6 @@ def test_rooms_and_disconnect_span_every_instance_sharing_the_broker(tmp_path):
                     await asyncio.wait_for(alice.recv(), 5)
 
         run(scenario())
-    finally:
-        for gateway in gateways:
-            gateway.stop()
-        redis.stop()
 
 
 def test_the_openapi_document_holds_against_the_running_server(single, tmp_path):
