@@ -36,19 +36,23 @@ public final class RedisServer: Sendable {
         + "(it runs apt-get install redis-server), or set REDIS_SERVER=/path/to/redis-server"
 
     /// The port it listens on (the TLS port when started with `tls`).
-    public let port: Int
+    public var port: Int { state.withLock { $0.port } }
     /// Its working directory.
     public let directory: URL
-    let arguments: [String]
-    private let process = Mutex<Process?>(nil)
+    private let tls: Bool
+    private let extra: [String]
+    private let state: Mutex<(port: Int, process: Process?)>
 
     /// Starts a server with extra `redis-server` arguments (`["--requirepass", "pw"]`); with `tls`,
     /// it listens for TLS only, with a self-signed certificate for localhost (``certificatePath``).
+    ///
+    /// The port is one nothing listened on a moment before; when another process takes it first, the
+    /// server cannot bind and exits, and it is started again on another port (at most five times).
     public init(_ extra: [String] = [], tls: Bool = false) async throws {
-        port = try await Self.freePort()
+        self.extra = extra
+        self.tls = tls
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsgate-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var listen = ["--port", "\(port)"]
         if tls {
             try Self.run(
                 "openssl",
@@ -59,20 +63,21 @@ public final class RedisServer: Sendable {
                     "-out", directory.appendingPathComponent("tls.crt").path,
                 ]
             )
-            listen = [
-                "--port", "0", "--tls-port", "\(port)", "--tls-auth-clients", "no",
-                "--tls-cert-file", directory.appendingPathComponent("tls.crt").path,
-                "--tls-key-file", directory.appendingPathComponent("tls.key").path,
-            ]
         }
-        arguments =
-            listen + [
-                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning",
-            ] + extra
-        try await start()
+        state = Mutex((port: 0, process: nil))
+        var lastError: Error = RedisServerError(description: "redis-server did not start")
+        for _ in 0..<5 {
+            let port = try await Self.freePort()
+            state.withLock { $0.port = port }
+            do {
+                try await start()
+                return
+            } catch let error as PortTaken {
+                lastError = error
+            }
+        }
+        throw lastError
     }
-
     /// The server's certificate, when it was started with `tls`.
     public var certificatePath: String { directory.appendingPathComponent("tls.crt").path }
 
@@ -94,31 +99,67 @@ public final class RedisServer: Sendable {
     /// A client configuration for it with fast reconnection; `path` is the URL's tail (`/3`).
     public func configuration(_ path: String = "") throws -> RedisConfiguration {
         var configuration = try RedisConfiguration(url: url + path)
-        // Fast retries, so reconnection tests do not wait long.
+        // Fast retries, so reconnection tests do not wait long; a patient first connection, so a
+        // loaded machine (every suite at once) does not fail a test that is not about timeouts.
         configuration.backoff = ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+        configuration.connectTimeout = .seconds(15)
         return configuration
     }
 
-    /// Starts (or restarts) the server on the same port and waits until it accepts connections.
+    /// The arguments for a server on `port`.
+    private func arguments(port: Int) -> [String] {
+        let listen =
+            tls
+            ? [
+                "--port", "0", "--tls-port", "\(port)", "--tls-auth-clients", "no",
+                "--tls-cert-file", directory.appendingPathComponent("tls.crt").path,
+                "--tls-key-file", directory.appendingPathComponent("tls.key").path,
+            ]
+            : ["--port", "\(port)"]
+        return listen + [
+            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning",
+        ] + extra
+    }
+
+    /// The server exited before it answered: most often another process holds its port.
+    struct PortTaken: Error, CustomStringConvertible {
+        let port: Int
+        let status: Int32
+        var description: String {
+            "redis-server on port \(port) exited with status \(status) before it answered (is the port taken?)"
+        }
+    }
+
+    /// Starts (or restarts) the server on the same port and waits until it answers: the process is
+    /// still running and the port replies to PING as Redis does (a bare TCP accept could be another
+    /// process that holds the port).
     public func start() async throws {
         let process = Process()
         guard let binary = Self.binary else { throw RedisServerError(description: Self.missingMessage) }
+        let port = self.port
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        process.arguments = arguments(port: port)
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
-        self.process.withLock { $0 = process }
-        let deadline = ContinuousClock.now + .seconds(10)
+        state.withLock { $0.process = process }
+        let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if await Self.accepts(port) { return }
+            if !process.isRunning {
+                state.withLock { $0.process = nil }
+                throw PortTaken(port: port, status: process.terminationStatus)
+            }
+            if await Self.answers(port, tls: tls) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw RedisServerError(description: "redis-server on port \(port) did not start within 10 s")
+        kill()
+        throw RedisServerError(description: "redis-server on port \(port) did not answer PING within 20 s")
     }
 
     /// SIGKILL: no goodbye to clients, as a crash.
     public func kill() {
-        guard let process = process.withLock({ $0.take() }) else { return }
+        guard let process = state.withLock({ $0.process.take() }) else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         Glibc.kill(process.processIdentifier, SIGCONT)  // a paused server dies only once continued
         process.waitUntilExit()
@@ -126,7 +167,7 @@ public final class RedisServer: Sendable {
 
     /// SIGSTOP (`true`) or SIGCONT (`false`): a server that hangs with its connections open.
     public func pause(_ paused: Bool) {
-        guard let pid = process.withLock({ $0?.processIdentifier }) else { return }
+        guard let pid = state.withLock({ $0.process?.processIdentifier }) else { return }
         Glibc.kill(pid, paused ? SIGSTOP : SIGCONT)
     }
 
@@ -138,15 +179,35 @@ public final class RedisServer: Sendable {
 
     deinit { stop() }
 
-    private static func accepts(_ port: Int) async -> Bool {
+    /// Whether `port` replies to a PING as Redis does (`+PONG`, or an error such as `-NOAUTH`). With
+    /// TLS, an accepted connection is enough: the process check in `start()` tells ours from another.
+    private static func answers(_ port: Int, tls: Bool) async -> Bool {
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(1))
                 .connect(host: "127.0.0.1", port: port).get()
-            try? await channel.close()
-            return true
+            defer { channel.close(promise: nil) }
+            if tls { return true }
+            let promise = channel.eventLoop.makePromise(of: Bool.self)
+            try await channel.pipeline.addHandler(FirstReply(promise: promise)).get()
+            try await channel.writeAndFlush(ByteBuffer(string: "PING\r\n")).get()
+            channel.eventLoop.scheduleTask(in: .seconds(1)) { promise.succeed(false) }
+            return try await promise.futureResult.get()
         } catch {
             return false
         }
+    }
+
+    /// Completes with whether the first bytes read look like a RESP reply.
+    private final class FirstReply: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let promise: EventLoopPromise<Bool>
+        init(promise: EventLoopPromise<Bool>) { self.promise = promise }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let first = unwrapInboundIn(data).readableBytesView.first
+            promise.succeed(first == UInt8(ascii: "+") || first == UInt8(ascii: "-"))
+        }
+        func channelInactive(context: ChannelHandlerContext) { promise.succeed(false) }
     }
 
     /// A port nothing listens on now (bound to port 0, then released).

@@ -35,29 +35,46 @@ class Redis:
         self.binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
         if not self.binary:
             pytest.fail(INSTALL)
-        self.port = free_port()
         self.directory = tempfile.mkdtemp(prefix="wsgate-e2e-redis-")
         self.process = None
-        self.start()
+        # A port free a moment ago can be taken before redis-server binds it: it then exits, and
+        # is started again on another port.
+        for _ in range(5):
+            self.port = free_port()
+            if self.start(retry=True):
+                return
+        pytest.fail("redis-server exited five times before answering (are ports being taken?)")
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
 
-    def start(self):
+    def start(self, retry: bool = False) -> bool:
+        """Starts (or restarts, on the same port) the server and waits until it answers PING as
+        Redis does; a bare TCP accept could be another process holding the port."""
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *self.options,
              "--dir", self.directory, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                if retry:
+                    return False
+                pytest.fail(f"redis-server on port {self.port} exited with {self.process.returncode} "
+                            "before answering (is the port taken?)")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.settimeout(1)
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16)[:1] in (b"+", b"-"):
+                        return True
             except OSError:
-                time.sleep(0.05)
-        pytest.fail(f"redis-server on port {self.port} did not start within 10 s")
+                pass
+            time.sleep(0.05)
+        self.kill()
+        pytest.fail(f"redis-server on port {self.port} did not answer PING within 20 s")
 
     def command(self, *arguments: str) -> str:
         """One command through redis-cli (Debian's redis-tools, beside redis-server)."""
