@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import WebSocketEngine
 
 /// A TCP connection for tests that speak HTTP by hand: several requests on one connection (keep-alive,
 /// pipelining), then an upgrade, or bytes no real client would send. It keeps every byte the server
@@ -107,23 +108,20 @@ public final class RawHTTPClient: Sendable {
 
     /// A whole response at the start of `bytes` and how many bytes it took; nil while incomplete.
     static func parse(_ bytes: [UInt8], head: Bool) throws -> (Response, Int)? {
-        let terminator: [UInt8] = [13, 10, 13, 10]
-        guard bytes.count >= 4,
-            let end = (0...(bytes.count - 4)).first(where: { bytes[$0..<$0 + 4].elementsEqual(terminator) })
-        else { return nil }
-        let lines = String(decoding: bytes[0..<end], as: UTF8.self).split(separator: "\r\n")
-        guard let statusLine = lines.first else { throw ClientError.malformed("empty head") }
-        let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw ClientError.malformed(String(statusLine))
+        // The engine client's response-head reader; only the body is read here.
+        var buffer = ByteBuffer(bytes: bytes)
+        let parsed: ClientHandshake.ResponseHead?
+        do {
+            parsed = try ClientHandshake.readResponseHead(from: &buffer)
+        } catch {
+            throw ClientError.malformed(error.description)
         }
+        guard let parsed else { return nil }
         var headers: [String: String] = [:]
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingHTTPWhitespace()
-        }
+        for field in parsed.headers { headers[field.name.lowercased()] = field.value }
+        let status = parsed.status
         let length = head || status == 304 || status == 101 ? 0 : Int(headers["content-length"] ?? "0") ?? 0
-        let start = end + 4
+        let start = bytes.count - buffer.readableBytes
         guard bytes.count >= start + length else { return nil }
         return (Response(status: status, headers: headers, body: Array(bytes[start..<start + length])), start + length)
     }

@@ -63,20 +63,19 @@ final class TestClientHandler: ChannelInboundHandler {
 
     private func readResponse(context: ChannelHandlerContext) {
         if head == nil {
-            let view = buffer.readableBytesView
-            guard let end = view.firstRange(of: [13, 10, 13, 10]) else { return }
-            let length = end.upperBound - view.startIndex
-            let text = buffer.readString(length: length) ?? ""
-            var lines = text.split(separator: "\r\n")
-            let statusLine = lines.isEmpty ? "" : lines.removeFirst()
-            let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-            var headers: [String: String] = [:]
-            for line in lines {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                let name = line[..<colon].lowercased()
-                headers[name] = line[line.index(after: colon)...].trimmingHTTPWhitespace()
+            // The engine client's response reader (a test client differs only in what it accepts after it).
+            let parsed: ClientHandshake.ResponseHead?
+            do {
+                parsed = try ClientHandshake.readResponseHead(from: &buffer)
+            } catch {
+                handshake.fail(WebSocketTestClient.ClientError.invalidHandshake(error.description))
+                context.close(promise: nil)
+                return
             }
-            head = HTTPResponseHead(status: status, headers: headers, body: "")
+            guard let parsed else { return }
+            var headers: [String: String] = [:]
+            for field in parsed.headers { headers[field.name.lowercased()] = field.value }
+            head = HTTPResponseHead(status: parsed.status, headers: headers, body: "")
             bodyLength = Int(headers["content-length"] ?? "0") ?? 0
         }
         guard var head else { return }

@@ -1,4 +1,3 @@
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -57,21 +56,16 @@ public final class WebSocketTestClient: Sendable {
         headers: [(String, String)] = [],
         autoPong: Bool = true
     ) async throws -> WebSocketTestClient {
-        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        var fields: [(String, String)] = [
-            ("Host", "\(host):\(port)"),
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Key", key),
-            ("Sec-WebSocket-Version", "13"),
-        ]
+        var generator = SystemRandomNumberGenerator()
+        let key = ClientHandshake.randomKey(using: &generator)
+        // The engine client's request, except that a test may replace any field (an invalid version, no
+        // Upgrade, …): the engine's client would refuse to send those.
+        var fields = ClientHandshake.baseFields(host: "\(host):\(port)", key: key)
         for (name, value) in headers {
-            fields.removeAll { $0.0.lowercased() == name.lowercased() }
-            fields.append((name, value))
+            fields.removeAll { $0.name.lowercased() == name.lowercased() }
+            fields.append(HTTPHeaderField(name, value))
         }
-        var request = "GET \(path) HTTP/1.1\r\n"
-        for (name, value) in fields { request += "\(name): \(value)\r\n" }
-        request += "\r\n"
+        let request = ClientHandshake.requestHead(target: path, fields: fields)
 
         let frames = Mailbox<Frame>()
         let closeSent = NIOLockedValueBox(false)

@@ -52,15 +52,34 @@ package struct ClientHandshake: Sendable {
         self.target = target
         self.subprotocols = subprotocols
         self.offeredExtensions = Set(extensionOffers.map { $0.name.lowercased() })
-        var text = "GET \(target) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        text += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
-        if !subprotocols.isEmpty { text += "Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n" }
-        if !extensionOffers.isEmpty {
-            text += "Sec-WebSocket-Extensions: \(extensionOffers.map(\.description).joined(separator: ", "))\r\n"
+        var fields = Self.baseFields(host: host, key: key)
+        if !subprotocols.isEmpty {
+            fields.append(HTTPHeaderField("Sec-WebSocket-Protocol", subprotocols.joined(separator: ", ")))
         }
-        for field in headers where Self.isSafe(field) { text += "\(field.name): \(field.value)\r\n" }
-        text += "\r\n"
-        request = text
+        if !extensionOffers.isEmpty {
+            fields.append(
+                HTTPHeaderField("Sec-WebSocket-Extensions", extensionOffers.map(\.description).joined(separator: ", ")))
+        }
+        fields += headers.filter(Self.isSafe)
+        request = Self.requestHead(target: target, fields: fields)
+    }
+
+    /// The fields every opening handshake starts with: `Host`, `Upgrade`, `Connection`, `Sec-WebSocket-Key`
+    /// and `Sec-WebSocket-Version: 13`.
+    package static func baseFields(host: String, key: String) -> [HTTPHeaderField] {
+        [
+            HTTPHeaderField("Host", host), HTTPHeaderField("Upgrade", "websocket"),
+            HTTPHeaderField("Connection", "Upgrade"), HTTPHeaderField("Sec-WebSocket-Key", key),
+            HTTPHeaderField("Sec-WebSocket-Version", "13"),
+        ]
+    }
+
+    /// A `GET` request head with `fields` in order, as written to the wire (fields are not checked here:
+    /// ``init(target:host:key:subprotocols:extensionOffers:headers:)`` drops unsafe ones, a test tool may not).
+    package static func requestHead(target: String, fields: [HTTPHeaderField]) -> String {
+        var text = "GET \(target) HTTP/1.1\r\n"
+        for field in fields { text += "\(field.name): \(field.value)\r\n" }
+        return text + "\r\n"
     }
 
     /// A fresh `Sec-WebSocket-Key`: 16 random bytes in base64.
