@@ -185,7 +185,7 @@ extension WebSocketConnectionHandler {
     }
 
     func resumeReadIfPossible(context: ChannelHandlerContext) {
-        if flow.resume(hold: readHold, sessionOpen: sessionIsOpen, writable: context.channel.isWritable) {
+        if flow.resume(hold: readHold, sessionOpen: sessionIsOpen, writable: writable) {
             context.read()
         }
     }

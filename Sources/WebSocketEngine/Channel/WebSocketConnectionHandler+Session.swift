@@ -45,7 +45,7 @@ extension WebSocketConnectionHandler {
             }
             return .done
         }
-        return context.channel.isWritable ? .done : .mustWait
+        return writable ? .done : .mustWait
     }
 
     /// Flushes once the jobs queued on the loop now have run: a handler answering a batch of messages read
@@ -62,7 +62,7 @@ extension WebSocketConnectionHandler {
 
     /// Completes `promise` once the outbound buffer has room again (or fails it when the session closes).
     func waitForWritable(_ promise: EventLoopPromise<Void>) {
-        if let context, context.channel.isWritable {
+        if context != nil, writable {
             promise.succeed()
         } else if context == nil || !flow.canSend {
             promise.fail(WebSocketError.sessionClosed)
@@ -83,7 +83,7 @@ extension WebSocketConnectionHandler {
     /// Queues a prepared message for fan-out, applying `whenFull` when the outbound queue is over its limit.
     func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
         guard let context, let opened, flow.canSend, opened.machine.state == .open else { return .notOpen }
-        if !context.channel.isWritable {
+        if !writable {
             switch whenFull {
             case .drop:
                 return .dropped
@@ -95,7 +95,7 @@ extension WebSocketConnectionHandler {
         guard let key = opened.sharedEncodingKey else {
             // Per-session state (compression context, masking): encode for this session alone.
             writeMessage(message.opcode, message.payload, flush: flush, context: context)
-            if !flush && !context.channel.isWritable { context.flush() }
+            if !flush && !writable { context.flush() }
             return .queued
         }
         var frame = message.plainFrame
@@ -124,7 +124,7 @@ extension WebSocketConnectionHandler {
         context.write(wrapOutboundOut(frame), promise: nil)
         // Unflushed bytes count against the queue limit too: past it, flush now so a batch cannot make
         // a fast reader look slow.
-        if flush || !context.channel.isWritable { context.flush() }
+        if flush || !writable { context.flush() }
         return .queued
     }
 
