@@ -149,7 +149,8 @@ struct BrokerRoomTests {
                 let ann = try await serverA.connect("/chat?name=ann")
                 try await settle(ann, [])
                 redis.kill()
-                try await Task.sleep(for: .milliseconds(300))
+                // Until the instance has seen Redis go, a publish may still be taken into the pipeline.
+                #expect(try await eventually { appA.broker?.isConnected == false })
                 try await ann.send("while down")
                 #expect(try await eventually { appA.roomStatistics(path: "/chat")?.rejected == 1 })
                 // The session is still open: a ping is answered.
@@ -161,11 +162,11 @@ struct BrokerRoomTests {
 
     @Test func redisDown_rejectTellsTheSender_whenTheEndpointHasAnUnavailableNotice() async throws {
         try await withRedisServer { redis in
-            try await withTwoInstances(try configuration(redis)) { serverA, _, _ in
+            try await withTwoInstances(try configuration(redis)) { serverA, _, appA in
                 let ann = try await serverA.connect("/told?name=ann")
                 try await settle(ann, [])
                 redis.kill()
-                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await eventually { appA.broker?.isConnected == false })
                 try await ann.send("while down")
                 #expect(try await nextText(ann) == "not sent: while down")
             }
@@ -174,12 +175,12 @@ struct BrokerRoomTests {
 
     @Test func redisDown_localDeliversOnThisInstance() async throws {
         try await withRedisServer { redis in
-            try await withTwoInstances(try configuration(redis, onUnavailable: "local")) { serverA, _, _ in
+            try await withTwoInstances(try configuration(redis, onUnavailable: "local")) { serverA, _, appA in
                 let ann = try await serverA.connect("/chat?name=ann")
                 let cat = try await serverA.connect("/chat?name=cat")
                 try await settle(ann, [cat])
                 redis.kill()
-                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await eventually { appA.broker?.isConnected == false })
                 try await ann.send("while down")
                 #expect(try await nextText(cat) == "[ann]: while down")
             }

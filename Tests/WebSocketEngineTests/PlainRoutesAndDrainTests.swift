@@ -66,6 +66,21 @@ private func upgradeRequest(_ path: String) -> String {
         var clients: [WebSocketTestClient] = []
         for _ in 0..<3 { clients.append(try await WebSocketTestClient.connect(port: server.port, path: "/echo")) }
         #expect(server.openSessions == 3)
+        // Each close is timed as it arrives (waiting from before the drain, so a slow step below cannot
+        // make them look simultaneous).
+        let waiting = clients
+        let arrivalTimes = Task {
+            try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
+                for client in waiting {
+                    group.addTask {
+                        let reason = try await receiveClose(client, timeout: .seconds(15))
+                        #expect(reason?.code == .goingAway)
+                        return .now
+                    }
+                }
+                return try await group.reduce(into: [ContinuousClock.Instant]()) { $0.append($1) }
+            }
+        }
         // The closes are spread over 3 s: the last session is still open for a while.
         let drain = Task { await server.drain(grace: .seconds(6), spread: .seconds(3)) }
         try await Task.sleep(for: .milliseconds(100))
@@ -75,16 +90,7 @@ private func upgradeRequest(_ path: String) -> String {
         #expect(refused.body.contains("shutting down"))
         let health = try await WebSocketTestClient.rawRequest(port: server.port, "GET /health HTTP/1.1\r\n\r\n")
         #expect(health.status == 200)
-        let arrivals = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
-            for client in clients {
-                group.addTask {
-                    let reason = try await receiveClose(client)
-                    #expect(reason?.code == .goingAway)
-                    return .now
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let arrivals = try await arrivalTimes.value
         await drain.value
         #expect(server.openSessions == 0)
         // Spread: the closes did not all come at once (steps of 1 s; the bound leaves 1.4 s for a loaded machine).
