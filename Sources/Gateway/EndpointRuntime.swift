@@ -22,7 +22,10 @@ final class EndpointRuntime: Sendable {
     let broadcast: BroadcastEndpoint?
     private let shared: SharedProcess?
     private let processes: ProcessEndpoint?
-    private let serve: WebSocketHandler
+    /// Serves a session with a task (process, proxy).
+    private let serve: WebSocketHandler?
+    /// Serves a session with callbacks on its event loop (echo, broadcast): no task per session.
+    private let serveOnLoop: WebSocketLoopHandler?
     private let sessions = NIOLockedValueBox<[ObjectIdentifier: WebSocketSession]>([:])
     /// Set once ``closeSessions(_:)`` ran (a reload retired this runtime): a session whose handler starts
     /// only now (its 101 went out just before the reload) is closed with the same reason at once.
@@ -52,10 +55,12 @@ final class EndpointRuntime: Sendable {
         // the token passed.
         var number: (@Sendable (Claims?) -> Int?)?
         var roomOf: @Sendable (WebSocketRequest, Claims) -> String? = { _, _ in nil }
+        var serveOnLoop: WebSocketLoopHandler?
         switch endpoint.kind {
         case .echo(let settings):
             let echo = EchoEndpoint(settings: settings)
-            serve = { session in try await echo.handle(session) }
+            serveOnLoop = { session in echo.start(session) }
+            serve = nil
         case .broadcast(let settings):
             let broadcast = BroadcastEndpoint(settings: settings, endpoint: endpoint.path, broker: broker)
             hub = broadcast.hub
@@ -65,7 +70,8 @@ final class EndpointRuntime: Sendable {
                 // A member the backend names (a webhook's `name`) takes no number.
                 number = { claims in claims?.memberName == nil ? broadcast.hub.nextMemberNumber() : nil }
             }
-            serve = { session in try await broadcast.handle(session) }
+            serveOnLoop = { session in broadcast.start(session) }
+            serve = nil
         case .process(let settings) where settings.shared:
             let process = SharedProcess(
                 settings: settings, path: endpoint.path, maxMessageSize: options.maxMessageSize, logger: logger)
@@ -114,6 +120,7 @@ final class EndpointRuntime: Sendable {
             if let number { admission = { _ in .grant(AdmissionGrant(value: Admitted(number: number(nil)))) } }
             leeway = 0
         }
+        self.serveOnLoop = serveOnLoop
         self.admission = admission
         self.asyncAdmission = asyncAdmission
         self.broadcast = broadcastEndpoint
@@ -127,17 +134,25 @@ final class EndpointRuntime: Sendable {
         endpoint.path == path && endpoint.settings == settings && endpoint.kind == kind
     }
 
-    /// The session handler: serves the session and keeps it listed while it runs.
-    var handler: WebSocketHandler {
+    /// How the router serves this endpoint's sessions: on their event loop (echo, broadcast) or by a task.
+    var serving: WebSocketRouter.Serving {
+        if let serveOnLoop { .loop(loopHandler(serveOnLoop)) } else { .task(handler) }
+    }
+
+    /// Lists a starting session, or says the reason it came too late (a reload retired this runtime), under
+    /// one lock with ``closeSessions(_:)``: none slips between.
+    private func list(_ session: WebSocketSession) -> CloseReason? {
+        sessions.withLockedValue { all in
+            if let reason = retired.withLockedValue({ $0 }) { return reason }
+            all[ObjectIdentifier(session)] = session
+            return nil
+        }
+    }
+
+    /// The task handler (process, proxy): serves the session and keeps it listed while it runs.
+    private var handler: WebSocketHandler {
         { [self] session in
-            let id = ObjectIdentifier(session)
-            // Listed, or told it came too late, under one lock with `closeSessions`: none slips between.
-            let late: CloseReason? = sessions.withLockedValue { all in
-                if let reason = retired.withLockedValue({ $0 }) { return reason }
-                all[id] = session
-                return nil
-            }
-            if let late {
+            if let late = list(session) {
                 await session.close(late)
                 await session.request.upstream?.close(late)
                 return
@@ -145,13 +160,33 @@ final class EndpointRuntime: Sendable {
             let expiry = EndpointAuth.expiryTimer(for: session, leeway: leeway)
             defer {
                 expiry?.cancel()
-                _ = sessions.withLockedValue { $0.removeValue(forKey: id) }
+                _ = sessions.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(session)) }
             }
-            try await serve(session)
+            try await serve?(session)
         }
     }
 
-    /// Sessions whose handler is still running.
+    /// The loop-driven handler (echo, broadcast): serves the session and keeps it listed until its connection
+    /// ends.
+    private func loopHandler(_ serveOnLoop: @escaping WebSocketLoopHandler) -> WebSocketLoopHandler {
+        { [self] session in
+            if let late = list(session) {
+                session.closeOnLoop(late)
+                return WebSocketLoopCallbacks(onMessage: { _ in })
+            }
+            let expiry = EndpointAuth.expiryTimer(for: session, leeway: leeway)
+            let callbacks = serveOnLoop(session)
+            return WebSocketLoopCallbacks(
+                onMessage: callbacks.onMessage,
+                onClose: { [self] reason in
+                    expiry?.cancel()
+                    _ = sessions.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(session)) }
+                    callbacks.onClose(reason)
+                })
+        }
+    }
+
+    /// Sessions whose handler is still running (or, served on the loop, whose connection is open).
     var activeSessions: Int { sessions.withLockedValue { $0.count } }
 
     /// Whether its sessions share state (a room, a shared process): if it changes on reload, its

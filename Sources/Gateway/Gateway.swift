@@ -59,14 +59,14 @@ public final class GatewayApplication: Sendable {
                     secure: configuration.server.tls != nil)
             }
             endpoints[endpoint.path] = runtime
-            try router.webSocket(
+            try router.add(
                 endpoint.path,
                 options: runtime.options,
                 allowedOrigins: endpoint.settings.allowedOrigins,
                 subprotocols: endpoint.settings.subprotocols,
                 admission: runtime.admission,
                 asyncAdmission: runtime.asyncAdmission,
-                handler: runtime.handler
+                serving: runtime.serving
             )
         }
         self.router = router

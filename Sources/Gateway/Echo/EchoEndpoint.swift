@@ -8,27 +8,28 @@ import WebSocketEngine
 struct EchoEndpoint: Sendable {
     let settings: EchoSettings
 
-    func handle(_ session: WebSocketSession) async throws {
+    /// Serves a session on its event loop: no task per session (an idle echo session costs only its
+    /// connection). Reading pauses while the peer does not take its answers.
+    func start(_ session: WebSocketSession) -> WebSocketLoopCallbacks {
         if let greeting = settings.greeting {
-            try await session.send(greeting)
+            _ = session.sendOnLoop(.text(greeting))
         }
         let plain = settings.reply == nil && settings.bye == nil
-        for await frame in session.incoming {
+        let settings = self.settings
+        return WebSocketLoopCallbacks(onMessage: { frame in
             // Binary messages, and everything when there is no template or bye, go back as received
             // (the same buffer: no String is built).
             guard !plain, let text = frame.readText() else {
-                try await session.send(frame)
-                continue
-            }
-            if let bye = settings.bye, bye.matches(text) {
-                await session.close(CloseReason(.normal, bye.reason))
+                _ = session.sendOnLoop(frame)
                 return
             }
-            if let reply = settings.reply {
-                try await session.send(reply.replacingOccurrences(of: "{message}", with: text))
+            if let bye = settings.bye, bye.matches(text) {
+                session.closeOnLoop(CloseReason(.normal, bye.reason))
+            } else if let reply = settings.reply {
+                _ = session.sendOnLoop(.text(reply.replacingOccurrences(of: "{message}", with: text)))
             } else {
-                try await session.send(frame)
+                _ = session.sendOnLoop(frame)
             }
-        }
+        })
     }
 }

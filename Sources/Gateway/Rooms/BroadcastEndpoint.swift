@@ -45,7 +45,9 @@ struct BroadcastEndpoint: Sendable {
         room?.render { request.pathParameters[$0] ?? claims?.field($0) } ?? request.path
     }
 
-    func handle(_ session: WebSocketSession) async throws {
+    /// Serves a member on its event loop: joins its room now, fans each message out as it is read, leaves
+    /// when the connection ends. No task per member (an idle member costs only its connection).
+    func start(_ session: WebSocketSession) -> WebSocketLoopCallbacks {
         let request = session.request
         let claims = request.claims
         let roomName = roomName(request, claims: claims)
@@ -53,10 +55,10 @@ struct BroadcastEndpoint: Sendable {
         switch resolveName(request, claims: claims) {
         case .success(let value): memberName = value
         case .failure(let problem):
-            await session.close(CloseReason(.policyViolation, problem.description))
-            return
+            session.closeOnLoop(CloseReason(.policyViolation, problem.description))
+            return WebSocketLoopCallbacks(onMessage: { _ in })
         }
-        func fields(_ field: String) -> String? {
+        let fields: @Sendable (String) -> String? = { field in
             switch field {
             case "name": return memberName
             case "room": return roomName
@@ -68,12 +70,7 @@ struct BroadcastEndpoint: Sendable {
             template.map { template in
                 PreparedMessage(
                     text: template.render { field in
-                        switch field {
-                        case "position": position?.description ?? ""
-                        case "name": memberName
-                        case "room": roomName
-                        default: claims?.field(field)
-                        }
+                        field == "position" ? position?.description ?? "" : fields(field)
                     })
             }
         }
@@ -88,35 +85,39 @@ struct BroadcastEndpoint: Sendable {
             resetNotice: { position in render(reset, position) }
         )
         directory.add(session, room: roomName, name: memberName)
-        defer {
-            directory.remove(session)
-            hub.leave(
-                session, room: roomName, leaveNotice: leaveNotice.map { PreparedMessage(text: $0.render(fields)) })
-        }
-        for await frame in session.incoming {
-            let message: PreparedMessage?
-            let kind: RoomEnvelope.Kind
-            var marks: [Int] = []
-            if let text = frame.readText() {
-                // {position} is left empty here and written in by Redis as the message takes its offset.
-                let rendered = format.render(marking: "position") { field in
-                    field == "message" ? text : fields(field)
+        let (hub, directory, format, leaveNotice, unavailable) = (hub, directory, format, leaveNotice, unavailable)
+        return WebSocketLoopCallbacks(
+            onMessage: { frame in
+                let message: PreparedMessage?
+                let kind: RoomEnvelope.Kind
+                var marks: [Int] = []
+                if let text = frame.readText() {
+                    // {position} is left empty here and written in by Redis as the message takes its offset.
+                    let rendered = format.render(marking: "position") { field in
+                        field == "message" ? text : fields(field)
+                    }
+                    message = PreparedMessage(text: rendered.text)
+                    marks = rendered.marks
+                    kind = .text
+                } else {
+                    message = PreparedMessage(frame)
+                    kind = .binary
                 }
-                message = PreparedMessage(text: rendered.text)
-                marks = rendered.marks
-                kind = .text
-            } else {
-                message = PreparedMessage(frame)
-                kind = .binary
+                if let message,
+                    !hub.broadcast(message, kind: kind, room: roomName, from: session, positionMarks: marks),
+                    let unavailable
+                {
+                    // Refused (Redis unreachable, on_unavailable: reject): tell the sender.
+                    let text = frame.readText()
+                    _ = session.sendOnLoop(.text(unavailable.render { $0 == "message" ? text ?? "" : fields($0) }))
+                }
+            },
+            onClose: { _ in
+                directory.remove(session)
+                hub.leave(
+                    session, room: roomName, leaveNotice: leaveNotice.map { PreparedMessage(text: $0.render(fields)) })
             }
-            if let message, !hub.broadcast(message, kind: kind, room: roomName, from: session, positionMarks: marks),
-                let unavailable
-            {
-                // Refused (Redis unreachable, on_unavailable: reject): tell the sender.
-                let text = frame.readText()
-                try? await session.send(unavailable.render { $0 == "message" ? text ?? "" : fields($0) })
-            }
-        }
+        )
     }
 
     /// A text message from the backend API, delivered as a member's would be: through `format` (as

@@ -18,7 +18,7 @@ extension WebSocketConnectionHandler {
         let handler = WebSocketConnectionHandler(core: clientCore)
         // It stays in `.handshake`, which lets reads through (TLS needs them); ClientUpgradeHandler keeps
         // every byte until the 101 has been read.
-        handler.logger = logger
+        handler.baseLogger = logger
         return handler
     }
 

@@ -158,8 +158,7 @@ extension WebSocketConnectionHandler {
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
 
         let opened = enterOpen(route.options, extensions: extensions, role: .server, context: context)
-        logger[metadataKey: "path"] = "\(head.path)"
-        logger[metadataKey: "endpoint"] = "\(route.path)"
+        loggedRoute = (request.path, route.path)
         let metrics = core.metrics.endpoint(route.path.description)
         metrics.opened.increment()
         metrics.open.increment()
@@ -215,8 +214,20 @@ extension WebSocketConnectionHandler {
     func startSession(
         request: WebSocketRequest, route: WebSocketRouter.Route, opened: OpenPhase, context: ChannelHandlerContext
     ) {
+        let handler: WebSocketHandler
+        switch route.serving {
+        case .loop(let start):
+            // Driven on the loop: no task, no `incoming`; the callbacks are dropped when the connection ends
+            // (they hold the session, which holds this handler).
+            let session = makeSession(request: request, opened: opened, context: context, driven: true)
+            let callbacks = start(session)
+            onMessage = callbacks.onMessage
+            onClosed = callbacks.onClose
+            return
+        case .task(let run):
+            handler = run
+        }
         let session = makeSession(request: request, opened: opened, context: context)
-        let handler = route.handler
         let logger = self.logger
         let executor = configuration.handlersRunOnEventLoop ? core.executor(for: context.eventLoop) : nil
         Task(executorPreference: executor) {
@@ -230,11 +241,22 @@ extension WebSocketConnectionHandler {
         }
     }
 
-    /// The session API over this connection (server or client side).
-    func makeSession(request: WebSocketRequest, opened: OpenPhase, context: ChannelHandlerContext)
-        -> WebSocketSession
-    {
+    /// The session API over this connection (server or client side); `driven`: its messages go to callbacks
+    /// on the loop, and `incoming` is empty.
+    func makeSession(
+        request: WebSocketRequest, opened: OpenPhase, context: ChannelHandlerContext, driven: Bool = false
+    ) -> WebSocketSession {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
+        if driven {
+            return WebSocketSession(
+                request: request,
+                incoming: WebSocketSession.Incoming(producer: nil, consumption: opened.consumption),
+                connection: bound,
+                eventLoop: context.eventLoop,
+                closed: closed
+            )
+        }
         let delegate = InboundDelegate(connection: bound, eventLoop: context.eventLoop)
         let made = WebSocketSession.Incoming.Producer.makeSequence(
             elementType: Frame.self,
@@ -243,7 +265,6 @@ extension WebSocketConnectionHandler {
             delegate: delegate
         )
         opened.source = made.source
-        let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
         let session = WebSocketSession(
             request: request,
             incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: opened.consumption),

@@ -2,6 +2,31 @@
 /// 1000; when it throws, with 1011.
 public typealias WebSocketHandler = @Sendable (WebSocketSession) async throws -> Void
 
+/// What a session driven on its event loop does (``WebSocketRouter/webSocket(_:options:allowedOrigins:subprotocols:admission:asyncAdmission:onLoop:)``):
+/// no task and no `incoming` sequence are made for it, so an idle session costs only its connection.
+/// Both closures run on the session's event loop and must not block it.
+public struct WebSocketLoopCallbacks: Sendable {
+    /// Each message (`.text` or `.binary`), as it is read. Reading pauses while the connection's outbound
+    /// buffer is over `maxQueuedBytes`, so a peer that does not read its answers stops being read.
+    public var onMessage: @Sendable (Frame) -> Void
+    /// Once, when the connection has closed, with the close reason.
+    public var onClose: @Sendable (CloseReason) -> Void
+
+    /// Callbacks for messages and the end of the session.
+    public init(
+        onMessage: @escaping @Sendable (Frame) -> Void,
+        onClose: @escaping @Sendable (CloseReason) -> Void = { _ in }
+    ) {
+        self.onMessage = onMessage
+        self.onClose = onClose
+    }
+}
+
+/// Starts a session driven on its event loop: called there once the 101 is written, before any
+/// message; returns what the session does with its messages and its end. Send with
+/// `WebSocketSession.sendOnLoop` and close with `WebSocketSession.closeOnLoop` from the callbacks.
+public typealias WebSocketLoopHandler = @Sendable (WebSocketSession) -> WebSocketLoopCallbacks
+
 /// A route's decision, made before the handshake is answered: accept, or refuse with an HTTP error.
 public enum Admission: Sendable {
     /// Answer 101 and start the session.
@@ -92,7 +117,15 @@ public struct WebSocketRouter: Sendable {
         public let subprotocols: [String]
         let admission: WebSocketAdmission?
         let asyncAdmission: WebSocketAsyncAdmission?
-        let handler: WebSocketHandler
+        let serving: Serving
+    }
+
+    /// How a route's sessions are served.
+    package enum Serving: Sendable {
+        /// By a task running the handler over `incoming`.
+        case task(WebSocketHandler)
+        /// By callbacks on the event loop.
+        case loop(WebSocketLoopHandler)
     }
 
     /// Why a route could not be added.
@@ -133,6 +166,38 @@ public struct WebSocketRouter: Sendable {
         asyncAdmission: WebSocketAsyncAdmission? = nil,
         handler: @escaping WebSocketHandler
     ) throws(RouteError) {
+        try add(
+            path, options: options, allowedOrigins: allowedOrigins, subprotocols: subprotocols, admission: admission,
+            asyncAdmission: asyncAdmission, serving: .task(handler))
+    }
+
+    /// Adds a WebSocket endpoint whose sessions are driven by callbacks on their event loop instead of a
+    /// task (``WebSocketLoopCallbacks``): for handlers whose work per message is short and never waits, such as
+    /// an echo or a fan-out; an idle session then holds no task and no message sequence.
+    public mutating func webSocket(
+        _ path: String,
+        options: WebSocketOptions = WebSocketOptions(),
+        allowedOrigins: [String] = ["*"],
+        subprotocols: [String] = [],
+        admission: WebSocketAdmission? = nil,
+        asyncAdmission: WebSocketAsyncAdmission? = nil,
+        onLoop: @escaping WebSocketLoopHandler
+    ) throws(RouteError) {
+        try add(
+            path, options: options, allowedOrigins: allowedOrigins, subprotocols: subprotocols, admission: admission,
+            asyncAdmission: asyncAdmission, serving: .loop(onLoop))
+    }
+
+    /// Adds a WebSocket endpoint served either way (for callers that choose per endpoint).
+    package mutating func add(
+        _ path: String,
+        options: WebSocketOptions,
+        allowedOrigins: [String],
+        subprotocols: [String],
+        admission: WebSocketAdmission?,
+        asyncAdmission: WebSocketAsyncAdmission?,
+        serving: Serving
+    ) throws(RouteError) {
         let template: PathTemplate
         do {
             template = try PathTemplate(path)
@@ -149,7 +214,7 @@ public struct WebSocketRouter: Sendable {
             subprotocols: subprotocols,
             admission: admission,
             asyncAdmission: asyncAdmission,
-            handler: handler
+            serving: serving
         )
         if template.isLiteral {
             literalRoutes[path] = route

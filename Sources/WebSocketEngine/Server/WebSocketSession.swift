@@ -94,15 +94,23 @@ public final class WebSocketSession: Sendable {
         try? await promise.futureResult.get()
     }
 
-    /// Sends a frame now, on the session's event loop (call it there), without waiting for room: for a client
+    /// Sends a frame now, on the session's event loop (call it there), without waiting for room: for a session
+    /// driven by ``WebSocketLoopCallbacks`` (whose reading pauses while the outbound buffer is full) or a client
     /// driven on its loop that bounds what it has in flight itself. Writes are flushed once the loop's current
     /// jobs have run, so a batch costs one write. False when the session is closing or the frame was refused.
-    package func sendOnLoop(_ frame: Frame) -> Bool {
+    public func sendOnLoop(_ frame: Frame) -> Bool {
         loop.preconditionInEventLoop()
         switch connection.value.sendNow(frame) {
         case .done, .mustWait: return true
         case .failed: return false
         }
+    }
+
+    /// Starts the close handshake with `reason` now, on the session's event loop (call it there), without
+    /// waiting: for sessions driven by ``WebSocketLoopCallbacks``. Does nothing when the session is closing.
+    public func closeOnLoop(_ reason: CloseReason = CloseReason(.normal)) {
+        loop.preconditionInEventLoop()
+        connection.value.send(.close(reason), promise: nil)
     }
 
     /// Completes with ``closeReason`` once the connection is closed, on the session's event loop.
@@ -129,20 +137,22 @@ public final class WebSocketSession: Sendable {
         typealias Producer = NIOAsyncSequenceProducer<
             Frame, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
         >
-        let producer: Producer
+        /// nil for a session driven on its loop (``WebSocketLoopCallbacks``): its messages go to the callbacks.
+        let producer: Producer?
         let consumption: Consumption
 
         public func makeAsyncIterator() -> AsyncIterator {
+            guard let producer else { return AsyncIterator(base: nil) }
             consumption.iteratorMade()
             return AsyncIterator(base: producer.makeAsyncIterator())
         }
 
         /// Iterates the messages.
         public struct AsyncIterator: AsyncIteratorProtocol {
-            var base: Producer.AsyncIterator
+            var base: Producer.AsyncIterator?
 
             public mutating func next() async -> Frame? {
-                await base.next()
+                await base?.next()
             }
         }
     }
