@@ -136,7 +136,8 @@ final class EndpointRuntime: Sendable {
 
     /// How the router serves this endpoint's sessions: on their event loop (echo, broadcast) or by a task.
     var serving: WebSocketRouter.Serving {
-        if let serveOnLoop { .loop(loopHandler(serveOnLoop)) } else { .task(handler) }
+        // Echo and rooms read no header after the handshake (auth and the webhook see them before it).
+        if let serveOnLoop { .loop(loopHandler(serveOnLoop), keepsHeaders: false) } else { .task(handler) }
     }
 
     /// Lists a starting session, or says the reason it came too late (a reload retired this runtime), under

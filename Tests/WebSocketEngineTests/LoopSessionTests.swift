@@ -120,4 +120,42 @@ func loopEchoRouter(_ record: LoopRecord, options: WebSocketOptions = WebSocketO
             #expect(record.messages == count)
         }
     }
+
+    @Test(arguments: [true, false])
+    func requestHeaders_areKeptUnlessTheRouteSaysNot_andAdmissionAlwaysSeesThem(keeps: Bool) async throws {
+        let seen = Mutex<(admission: String?, session: String?, sessionFields: Int)>((nil, nil, -1))
+        var router = WebSocketRouter()
+        try router.webSocket(
+            "/h",
+            options: WebSocketOptions(pingPeriod: .zero),
+            admission: { request in
+                seen.withLock { $0.admission = request.header("X-Team") }
+                return .accept
+            },
+            keepsRequestHeaders: keeps
+        ) { session in
+            seen.withLock {
+                $0.session = session.request.header("X-Team")
+                $0.sessionFields = session.request.headers.count
+            }
+            _ = session.sendOnLoop(.text("\(session.request.path)?\(session.request.query)"))
+            return WebSocketLoopCallbacks(onMessage: { frame in _ = session.sendOnLoop(frame) })
+        }
+        try await withTestServer(router) { server in
+            let client = try await server.connect("/h?room=a", headers: [("X-Team", "blue")])
+            // Path and query stay either way.
+            #expect(try await client.receive().readText() == "/h?room=a")
+            try await client.send("ping")
+            #expect(try await client.receive().readText() == "ping")
+            let result = seen.withLock { $0 }
+            #expect(result.admission == "blue")
+            if keeps {
+                #expect(result.session == "blue")
+                #expect(result.sessionFields > 4)
+            } else {
+                #expect(result.session == nil)
+                #expect(result.sessionFields == 0)
+            }
+        }
+    }
 }

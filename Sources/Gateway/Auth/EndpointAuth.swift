@@ -1,6 +1,7 @@
 import Foundation
 import GatewayConfig
 import Logging
+import NIOCore
 import WebSocketEngine
 
 /// An endpoint's `auth:` at work: before the 101 it finds the token, verifies it and checks its claims
@@ -131,20 +132,14 @@ struct EndpointAuth: Sendable {
         return .grant(AdmissionGrant(value: Admitted(claims: claims), abandoned: release))
     }
 
-    /// Closes `session` with 1008 "token expired" when its token's `exp` (plus `leeway`) passes: a timer,
-    /// cancelled when the session ends first.
-    static func expiryTimer(for session: WebSocketSession, leeway: Double) -> Task<Void, Never>? {
-        guard let expiry = session.request.claims?.expiry else { return nil }
-        return Task {
-            let delay = expiry + leeway - Date().timeIntervalSince1970
-            if delay > 0 {
-                do {
-                    try await Task.sleep(for: .milliseconds(Int64((delay * 1000).rounded(.up))))
-                } catch {
-                    return
-                }
-            }
-            await session.close(CloseReason(.policyViolation, "token expired"))
+    /// Closes `session` with 1008 "token expired" when its token's `exp` (plus `leeway`) passes: a timer on
+    /// the session's event loop (no task waits per session), cancelled when the session ends first.
+    static func expiryTimer(for session: WebSocketSession, leeway: Double) -> Scheduled<Void>? {
+        guard let expiry = session.request.claims?.expiry, !expiry.isNaN else { return nil }
+        // At most about 30 years: a timer further out is the same as none, and the nanoseconds must fit.
+        let delay = min(max(0, expiry + leeway - Date().timeIntervalSince1970), 1e9)
+        return session.eventLoop.scheduleTask(in: .nanoseconds(Int64((delay * 1e9).rounded(.up)))) {
+            session.closeOnLoop(CloseReason(.policyViolation, "token expired"))
         }
     }
 }

@@ -14,12 +14,15 @@ struct EchoEndpoint: Sendable {
         if let greeting = settings.greeting {
             _ = session.sendOnLoop(.text(greeting))
         }
-        let plain = settings.reply == nil && settings.bye == nil
+        if settings.reply == nil && settings.bye == nil {
+            // Everything goes back as received (the same buffer: no String is built). The callback holds
+            // only the session: no context is allocated for it.
+            return WebSocketLoopCallbacks(onMessage: { [session] frame in _ = session.sendOnLoop(frame) })
+        }
         let settings = self.settings
         return WebSocketLoopCallbacks(onMessage: { frame in
-            // Binary messages, and everything when there is no template or bye, go back as received
-            // (the same buffer: no String is built).
-            guard !plain, let text = frame.readText() else {
+            // Binary messages go back as received.
+            guard let text = frame.readText() else {
                 _ = session.sendOnLoop(frame)
                 return
             }

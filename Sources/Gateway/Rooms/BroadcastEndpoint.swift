@@ -7,7 +7,7 @@ import WebSocketEngine
 ///
 /// With the defaults it holds Ktor's chat conversation: "You've logged in as [user0]", then
 /// "[user0]: hello" to every member, the sender included. Built only on the public session API.
-struct BroadcastEndpoint: Sendable {
+final class BroadcastEndpoint: Sendable {
     let hub: RoomHub
     /// Its members by room and name, for the backend API's disconnect.
     let directory = MemberDirectory()
@@ -46,7 +46,8 @@ struct BroadcastEndpoint: Sendable {
     }
 
     /// Serves a member on its event loop: joins its room now, fans each message out as it is read, leaves
-    /// when the connection ends. No task per member (an idle member costs only its connection).
+    /// when the connection ends. No task per member (an idle member costs only its connection); its
+    /// callbacks capture one ``RoomMember`` and nothing else.
     func start(_ session: WebSocketSession) -> WebSocketLoopCallbacks {
         let request = session.request
         let claims = request.claims
@@ -58,66 +59,91 @@ struct BroadcastEndpoint: Sendable {
             session.closeOnLoop(CloseReason(.policyViolation, problem.description))
             return WebSocketLoopCallbacks(onMessage: { _ in })
         }
-        let fields: @Sendable (String) -> String? = { field in
-            switch field {
-            case "name": return memberName
-            case "room": return roomName
-            default: return claims?.field(field)
-            }
-        }
-        // The welcome and the reset notice may name the room's position, known once the broker replied.
-        let render: @Sendable (Template?, RoomPosition?) -> PreparedMessage? = { template, position in
-            template.map { template in
-                PreparedMessage(
-                    text: template.render { field in
-                        field == "position" ? position?.description ?? "" : fields(field)
-                    })
-            }
-        }
-        let (welcome, reset) = (welcome, reset)
+        let member = RoomMember(endpoint: self, session: session, room: roomName, name: memberName, claims: claims)
         hub.join(
             session,
             room: roomName,
-            welcome: { position in render(welcome, position) },
+            welcome: { [member] position in member.render(member.endpoint.welcome, position: position) },
             welcomeUsesPosition: welcome?.has("position") == true,
-            joinNotice: joinNotice.map { PreparedMessage(text: $0.render(fields)) },
+            joinNotice: joinNotice.map { PreparedMessage(text: $0.render(member.field)) },
             since: request.queryParameters["since"],
-            resetNotice: { position in render(reset, position) }
+            resetNotice: { [member] position in member.render(member.endpoint.reset, position: position) }
         )
         directory.add(session, room: roomName, name: memberName)
-        let (hub, directory, format, leaveNotice, unavailable) = (hub, directory, format, leaveNotice, unavailable)
         return WebSocketLoopCallbacks(
-            onMessage: { frame in
-                let message: PreparedMessage?
-                let kind: RoomEnvelope.Kind
-                var marks: [Int] = []
-                if let text = frame.readText() {
-                    // {position} is left empty here and written in by Redis as the message takes its offset.
-                    let rendered = format.render(marking: "position") { field in
-                        field == "message" ? text : fields(field)
-                    }
-                    message = PreparedMessage(text: rendered.text)
-                    marks = rendered.marks
-                    kind = .text
-                } else {
-                    message = PreparedMessage(frame)
-                    kind = .binary
-                }
-                if let message,
-                    !hub.broadcast(message, kind: kind, room: roomName, from: session, positionMarks: marks),
-                    let unavailable
-                {
-                    // Refused (Redis unreachable, on_unavailable: reject): tell the sender.
-                    let text = frame.readText()
-                    _ = session.sendOnLoop(.text(unavailable.render { $0 == "message" ? text ?? "" : fields($0) }))
-                }
-            },
-            onClose: { _ in
-                directory.remove(session)
-                hub.leave(
-                    session, room: roomName, leaveNotice: leaveNotice.map { PreparedMessage(text: $0.render(fields)) })
-            }
+            onMessage: { [member] frame in member.received(frame) },
+            onClose: { [member] _ in member.left() }
         )
+    }
+
+    /// One member of a room as its callbacks see it: its session, room, name and claims.
+    private final class RoomMember: Sendable {
+        let endpoint: BroadcastEndpoint
+        let session: WebSocketSession
+        let room: String
+        let name: String
+        let claims: Claims?
+
+        init(endpoint: BroadcastEndpoint, session: WebSocketSession, room: String, name: String, claims: Claims?) {
+            self.endpoint = endpoint
+            self.session = session
+            self.room = room
+            self.name = name
+            self.claims = claims
+        }
+
+        /// A template field: `name`, `room`, or a claim.
+        @Sendable func field(_ field: String) -> String? {
+            switch field {
+            case "name": return name
+            case "room": return room
+            default: return claims?.field(field)
+            }
+        }
+
+        /// The welcome or the reset notice, which may name the room's position (known once the broker replied).
+        func render(_ template: Template?, position: RoomPosition?) -> PreparedMessage? {
+            template.map { template in
+                PreparedMessage(
+                    text: template.render { field in
+                        field == "position" ? position?.description ?? "" : self.field(field)
+                    })
+            }
+        }
+
+        /// A message the member sent: through `format` to the room.
+        func received(_ frame: Frame) {
+            let message: PreparedMessage?
+            let kind: RoomEnvelope.Kind
+            var marks: [Int] = []
+            if let text = frame.readText() {
+                // {position} is left empty here and written in by Redis as the message takes its offset.
+                let rendered = endpoint.format.render(marking: "position") { field in
+                    field == "message" ? text : self.field(field)
+                }
+                message = PreparedMessage(text: rendered.text)
+                marks = rendered.marks
+                kind = .text
+            } else {
+                message = PreparedMessage(frame)
+                kind = .binary
+            }
+            if let message,
+                !endpoint.hub.broadcast(message, kind: kind, room: room, from: session, positionMarks: marks),
+                let unavailable = endpoint.unavailable
+            {
+                // Refused (Redis unreachable, on_unavailable: reject): tell the sender.
+                let text = frame.readText()
+                _ = session.sendOnLoop(.text(unavailable.render { $0 == "message" ? text ?? "" : self.field($0) }))
+            }
+        }
+
+        /// The connection ended: out of the directory and the room, with the leave notice.
+        func left() {
+            endpoint.directory.remove(session)
+            endpoint.hub.leave(
+                session, room: room, leaveNotice: endpoint.leaveNotice.map { PreparedMessage(text: $0.render(field)) })
+        }
     }
 
     /// A text message from the backend API, delivered as a member's would be: through `format` (as

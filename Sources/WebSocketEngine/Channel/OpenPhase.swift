@@ -8,8 +8,11 @@ import NIOCore
 /// closed, holds none of it. A class so the handler mutates the state machine in place. Confined to the
 /// connection's event loop, like the handler.
 final class OpenPhase {
-    /// The endpoint's options (the client's, with masking on, on the client side).
-    let options: WebSocketOptions
+    /// The endpoint's options (the client's, with masking on, on the client side), shared with the other
+    /// sessions of the endpoint: a copy in every session cost about 150 bytes.
+    let sharedOptions: SharedOptions
+    /// The endpoint's options.
+    var options: WebSocketOptions { sharedOptions.value }
     /// The negotiated extensions.
     let extensions: ExtensionPipeline
     /// How this session shares encodings of prepared messages; nil: it encodes its own.
@@ -19,17 +22,19 @@ final class OpenPhase {
     /// Pings, pong timeout, idle timeout.
     var keepAlive: KeepAlive
     var keepAliveTimer: Scheduled<Void>?
-    /// The message rate of the session, when its endpoint limits it.
-    var rateLimiter: MessageRateLimiter?
+    /// The message rate of the session, when its endpoint limits it (boxed: an unlimited session holds
+    /// one reference instead of two empty token buckets).
+    var rateLimiter: Boxed<MessageRateLimiter>?
     /// Where received messages go: the session's `incoming`, until it ends or its consumer goes away.
     var source: WebSocketSession.Incoming.Producer.Source?
     /// Whether anyone iterates `incoming` (see ``ConnectionFlow/closeRequested(_:then:consumerIterating:)``).
     let consumption = Consumption()
 
     init(
-        options: WebSocketOptions, extensions: ExtensionPipeline, role: FrameParser.Role, now: NIODeadline
+        options sharedOptions: SharedOptions, extensions: ExtensionPipeline, role: FrameParser.Role, now: NIODeadline
     ) {
-        self.options = options
+        let options = sharedOptions.value
+        self.sharedOptions = sharedOptions
         self.extensions = extensions
         self.sharedEncodingKey = options.masking ? nil : extensions.sharedEncodingKey
         self.machine = ConnectionStateMachine(
@@ -44,5 +49,23 @@ final class OpenPhase {
             idleTimeout: TimeAmount(options.idleTimeout),
             now: now
         )
+    }
+}
+
+/// An endpoint's ``WebSocketOptions``, made once per route and referenced by every session it opens.
+final class SharedOptions: Sendable {
+    let value: WebSocketOptions
+
+    init(_ value: WebSocketOptions) {
+        self.value = value
+    }
+}
+
+/// A value kept by reference, so that an optional of it costs one pointer while absent.
+final class Boxed<Value> {
+    var value: Value
+
+    init(_ value: Value) {
+        self.value = value
     }
 }

@@ -18,7 +18,7 @@ extension WebSocketConnectionHandler {
         let handler = WebSocketConnectionHandler(core: clientCore)
         // It stays in `.handshake`, which lets reads through (TLS needs them); ClientUpgradeHandler keeps
         // every byte until the 101 has been read.
-        handler.baseLogger = logger
+        handler.ownLogger = Boxed(logger)
         return handler
     }
 
@@ -30,7 +30,8 @@ extension WebSocketConnectionHandler {
         guard let context, case .handshake = phase else { return nil }
         var options = options
         options.masking = true
-        let opened = enterOpen(options, extensions: ExtensionPipeline(extensions), role: .client, context: context)
+        let opened = enterOpen(
+            SharedOptions(options), extensions: ExtensionPipeline(extensions), role: .client, context: context)
         return makeSession(request: request, opened: opened, context: context)
     }
 

@@ -157,7 +157,7 @@ extension WebSocketConnectionHandler {
         answer.write(into: &response)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
 
-        let opened = enterOpen(route.options, extensions: extensions, role: .server, context: context)
+        let opened = enterOpen(route.sharedOptions, extensions: extensions, role: .server, context: context)
         loggedRoute = (request.path, route.path)
         let metrics = core.metrics.endpoint(route.path.description)
         metrics.opened.increment()
@@ -165,7 +165,7 @@ extension WebSocketConnectionHandler {
         self.metrics = metrics
         openedAt = .now()
         logger.info("connection opened")
-        opened.rateLimiter = route.options.rateLimit.map { MessageRateLimiter($0, now: .now()) }
+        opened.rateLimiter = route.options.rateLimit.map { Boxed(MessageRateLimiter($0, now: .now())) }
         startSession(request: request, route: route, opened: opened, context: context)
     }
 
@@ -173,14 +173,14 @@ extension WebSocketConnectionHandler {
     /// protocol state machine, keep-alive (``OpenPhase``) — as both ends of a connection do once the 101 is
     /// written or read.
     func enterOpen(
-        _ options: WebSocketOptions, extensions: ExtensionPipeline, role: FrameParser.Role,
+        _ options: SharedOptions, extensions: ExtensionPipeline, role: FrameParser.Role,
         context: ChannelHandlerContext
     ) -> OpenPhase {
         let opened = OpenPhase(options: options, extensions: extensions, role: role, now: context.eventLoop.now)
         phase = .open(opened)
         // The outbound queue limit is the channel's high water mark: above it the channel is not
         // writable, `send` waits and `offer` applies its policy.
-        let limit = max(1, options.maxQueuedBytes)
+        let limit = max(1, options.value.maxQueuedBytes)
         try? context.channel.syncOptions?.setOption(
             .writeBufferWaterMark,
             value: ChannelOptions.Types.WriteBufferWaterMark(low: limit / 2, high: limit)
@@ -216,9 +216,11 @@ extension WebSocketConnectionHandler {
     ) {
         let handler: WebSocketHandler
         switch route.serving {
-        case .loop(let start):
+        case .loop(let start, let keepsHeaders):
             // Driven on the loop: no task, no `incoming`; the callbacks are dropped when the connection ends
             // (they hold the session, which holds this handler).
+            var request = request
+            if !keepsHeaders { request.headers = [] }
             let session = makeSession(request: request, opened: opened, context: context, driven: true)
             let callbacks = start(session)
             onMessage = callbacks.onMessage

@@ -6,14 +6,14 @@ extension WebSocketConnectionHandler {
     func perform(_ action: ConnectionStateMachine.Action, in opened: OpenPhase, context: ChannelHandlerContext) {
         switch action {
         case .deliver(var message):
-            let options = opened.options
-            if options.idleTimeout > .zero { opened.keepAlive.receivedMessage(now: context.eventLoop.now) }
+            let options = opened.sharedOptions
+            if options.value.idleTimeout > .zero { opened.keepAlive.receivedMessage(now: context.eventLoop.now) }
             metrics?.messagesReceived.increment()
             if !message.reserved.isEmpty {
                 do {
                     let compressed = message.data.readableBytes
                     message = try opened.extensions.decode(
-                        message, maxSize: EngineLimits.effectiveMessageLimit(options.maxMessageSize))
+                        message, maxSize: EngineLimits.effectiveMessageLimit(options.value.maxMessageSize))
                     metrics?.receivedCompressed.increment(by: Int64(compressed))
                     metrics?.receivedUncompressed.increment(by: Int64(message.data.readableBytes))
                 } catch {
@@ -23,7 +23,7 @@ extension WebSocketConnectionHandler {
                     return
                 }
             }
-            if opened.rateLimiter?.admit(size: message.data.readableBytes, now: .now()) == false {
+            if opened.rateLimiter?.value.admit(size: message.data.readableBytes, now: .now()) == false {
                 overRate(opened, context: context)
                 return
             }

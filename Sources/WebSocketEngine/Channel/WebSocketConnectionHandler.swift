@@ -19,7 +19,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         /// The route's asynchronous admission runs: nothing is read until it answers.
         case admitting
         /// Reading the body of a request to a body route (``WebSocketRouter/handle(under:maxBodySize:handler:)``).
-        case readingBody(BodyRead)
+        /// Indirect: the largest payload would otherwise size every connection's phase (about 90 bytes).
+        indirect case readingBody(BodyRead)
         /// The WebSocket session is open (or closing): its state lives here and nowhere else.
         case open(OpenPhase)
         case closed
@@ -28,8 +29,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     let core: ServerCore
     var configuration: WebSocketServer.Configuration { core.configuration }
     var registry: ConnectionRegistry { core.registry }
-    /// The server's (or the client's) logger, unchanged: a connection holds no metadata of its own.
-    var baseLogger: Logger
+    /// A client connection's own logger; nil: the server's (`core.logger`). A connection holds no metadata of
+    /// its own, and a server connection no copy of the logger.
+    var ownLogger: Boxed<Logger>?
+    /// The server's (or the client's) logger, unchanged.
+    var baseLogger: Logger { ownLogger?.value ?? core.logger }
     /// The request path and the endpoint's template once the session opened, for log lines.
     var loggedRoute: (path: String, endpoint: PathTemplate)?
     /// The endpoint's metrics, once the handshake picked a route.
@@ -75,7 +79,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     init(core: ServerCore) {
         self.core = core
-        self.baseLogger = core.logger
         self.phase = .handshake(HTTPHeadParser(maxSize: core.configuration.maxRequestHeadSize))
         self.httpKeepAlive = HTTPKeepAlive(maxRequests: core.configuration.maxRequestsPerConnection)
     }

@@ -27,7 +27,8 @@ package struct MessageAssembler: Sendable {
     private var partial: Partial?
     private var frameFin = false
     private var frameLength = 0
-    private let allocator = ByteBufferAllocator()
+    /// Shared by every assembler (an allocator is four function pointers: 32 bytes a connection).
+    private static let allocator = ByteBufferAllocator()
 
     /// Creates an assembler; `maxMessageSize` bounds the reassembled message (`Int.max`: unlimited, which
     /// means ``EngineLimits/largestMessage``).
@@ -84,7 +85,7 @@ package struct MessageAssembler: Sendable {
             } else {
                 // Sized by the bytes that arrived, not by the length the header claims: the buffer grows
                 // (doubling) as payload comes in.
-                var buffer = allocator.buffer(capacity: chunk.readableBytes)
+                var buffer = Self.allocator.buffer(capacity: chunk.readableBytes)
                 var chunk = chunk
                 buffer.writeBuffer(&chunk)
                 current.data = buffer
@@ -108,7 +109,7 @@ package struct MessageAssembler: Sendable {
         frameFin = false
         return AssembledMessage(
             kind: current.kind,
-            data: current.data ?? allocator.buffer(capacity: 0),
+            data: current.data ?? Self.allocator.buffer(capacity: 0),
             reserved: current.reserved
         )
     }

@@ -6,8 +6,9 @@ public struct WebSocketRequest: Sendable {
     public let path: String
     /// The raw query string, without `?`; empty when absent.
     public let query: String
-    /// The request's header fields in order.
-    public let headers: [(name: String, value: String)]
+    /// The request's header fields in order (empty in sessions of a route that does not keep them:
+    /// ``WebSocketRouter/webSocket(_:options:allowedOrigins:subprotocols:admission:asyncAdmission:keepsRequestHeaders:onLoop:)``).
+    public internal(set) var headers: [(name: String, value: String)]
     /// Values of the route's `{name}` parameters, percent-decoded.
     public let pathParameters: [String: String]
     /// The client's IP address, when known.

@@ -118,14 +118,17 @@ public struct WebSocketRouter: Sendable {
         let admission: WebSocketAdmission?
         let asyncAdmission: WebSocketAsyncAdmission?
         let serving: Serving
+        /// `options`, referenced by every open session of the route.
+        let sharedOptions: SharedOptions
     }
 
     /// How a route's sessions are served.
     package enum Serving: Sendable {
         /// By a task running the handler over `incoming`.
         case task(WebSocketHandler)
-        /// By callbacks on the event loop.
-        case loop(WebSocketLoopHandler)
+        /// By callbacks on the event loop; `keepsHeaders: false`: the session's `request.headers` is empty
+        /// (the admission checks saw them), so an idle session holds no copy of them.
+        case loop(WebSocketLoopHandler, keepsHeaders: Bool)
     }
 
     /// Why a route could not be added.
@@ -174,6 +177,10 @@ public struct WebSocketRouter: Sendable {
     /// Adds a WebSocket endpoint whose sessions are driven by callbacks on their event loop instead of a
     /// task (``WebSocketLoopCallbacks``): for handlers whose work per message is short and never waits, such as
     /// an echo or a fan-out; an idle session then holds no task and no message sequence.
+    ///
+    /// With `keepsRequestHeaders: false` the sessions' ``WebSocketRequest/headers`` are empty (the admission
+    /// checks still see every field): a handler that needs no header after the handshake saves their copy,
+    /// a few hundred bytes to over a kilobyte per connection for a browser's request.
     public mutating func webSocket(
         _ path: String,
         options: WebSocketOptions = WebSocketOptions(),
@@ -181,11 +188,12 @@ public struct WebSocketRouter: Sendable {
         subprotocols: [String] = [],
         admission: WebSocketAdmission? = nil,
         asyncAdmission: WebSocketAsyncAdmission? = nil,
+        keepsRequestHeaders: Bool = true,
         onLoop: @escaping WebSocketLoopHandler
     ) throws(RouteError) {
         try add(
             path, options: options, allowedOrigins: allowedOrigins, subprotocols: subprotocols, admission: admission,
-            asyncAdmission: asyncAdmission, serving: .loop(onLoop))
+            asyncAdmission: asyncAdmission, serving: .loop(onLoop, keepsHeaders: keepsRequestHeaders))
     }
 
     /// Adds a WebSocket endpoint served either way (for callers that choose per endpoint).
@@ -214,7 +222,8 @@ public struct WebSocketRouter: Sendable {
             subprotocols: subprotocols,
             admission: admission,
             asyncAdmission: asyncAdmission,
-            serving: serving
+            serving: serving,
+            sharedOptions: SharedOptions(options)
         )
         if template.isLiteral {
             literalRoutes[path] = route
