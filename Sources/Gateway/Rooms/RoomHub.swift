@@ -40,6 +40,9 @@ final class RoomHub: Sendable {
     private struct Room {
         /// Members grouped by event loop.
         var groups: [ObjectIdentifier: Members] = [:]
+        /// Changes with every join and leave (unique across the hub's rooms): fan-out entries with the same
+        /// stamp went to the same members, so a loop turn writes them to each member as one batch.
+        var stamp: UInt64 = 0
         /// Members waiting for their replay from the broker (`?since=`, `history`): counted, but not
         /// yet in `groups`, so the room's messages reach them only after the replay.
         var replaying: Members = [:]
@@ -50,8 +53,8 @@ final class RoomHub: Sendable {
     }
 
     private enum Entry {
-        /// A message for the members as they were when it was sent.
-        case fanOut(PreparedMessage, Members, except: ObjectIdentifier?)
+        /// A message for the members as they were when it was sent (`stamp`: the room's, then).
+        case fanOut(PreparedMessage, Members, except: ObjectIdentifier?, stamp: UInt64)
         /// Messages for one member (its welcome and the history).
         case direct(WebSocketSession, [PreparedMessage])
     }
@@ -66,6 +69,14 @@ final class RoomHub: Sendable {
         var rooms: [String: Room] = [:]
         var idle: [String] = []
         var queues: [ObjectIdentifier: LoopQueue] = [:]
+        /// The last stamp a room took (``Room/stamp``).
+        var stamp: UInt64 = 0
+
+        /// Marks `room`'s membership as changed.
+        mutating func changed(_ room: inout Room) {
+            stamp &+= 1
+            room.stamp = stamp
+        }
     }
 
     let settings: BroadcastSettings
@@ -139,6 +150,7 @@ final class RoomHub: Sendable {
                 let first = (welcome(nil).map { [$0] } ?? []) + recentHistory(of: room)
                 if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
                 room.groups[loopID, default: [:]][ObjectIdentifier(session)] = session
+                state.changed(&room)
             }
             room.count += 1
             state.rooms[name] = room
@@ -180,6 +192,7 @@ final class RoomHub: Sendable {
             else { return }  // it left meanwhile
             if !first.isEmpty { enqueue(.direct(session, first), on: session.eventLoop, state: &state) }
             room.groups[ObjectIdentifier(session.eventLoop), default: [:]][ObjectIdentifier(session)] = session
+            state.changed(&room)
             state.rooms[name] = room
         }
     }
@@ -205,6 +218,7 @@ final class RoomHub: Sendable {
                     || room.replaying.removeValue(forKey: ObjectIdentifier(session)) != nil
             else { return false }
             if room.groups[loopID]?.isEmpty == true { room.groups[loopID] = nil }
+            state.changed(&room)
             room.count -= 1
             if room.count == 0, let broker {
                 broker.broker.leave(GatewayBroker.roomKey(endpoint: endpoint, room: name))
@@ -317,7 +331,7 @@ final class RoomHub: Sendable {
     private func fanOut(_ message: PreparedMessage, in room: Room, except: ObjectIdentifier?, state: inout State) {
         for members in room.groups.values {
             guard let loop = members.first?.value.eventLoop else { continue }
-            enqueue(.fanOut(message, members, except: except), on: loop, state: &state)
+            enqueue(.fanOut(message, members, except: except, stamp: room.stamp), on: loop, state: &state)
         }
     }
 
@@ -332,7 +346,9 @@ final class RoomHub: Sendable {
         state.queues[id] = queue
     }
 
-    /// Runs on the loop: writes every queued message to its members, then flushes each member once.
+    /// Runs on the loop (`enqueue` schedules it there): writes every queued message to its members, then
+    /// flushes each member once. Every member of a loop's queue runs on that loop (groups are by loop), so
+    /// the sessions are called without a check per delivery.
     private func drain(_ id: ObjectIdentifier) {
         let entries = state.withLockedValue { state -> [Entry] in
             guard var queue = state.queues[id] else { return [] }
@@ -343,31 +359,55 @@ final class RoomHub: Sendable {
             return entries
         }
         var tally = (delivered: 0, dropped: 0, closed: 0)
-        func offer(_ message: PreparedMessage, to member: WebSocketSession, flush: Bool) {
-            switch member.offer(message, whenFull: policy, flush: flush) {
-            case .queued: tally.delivered += 1
-            case .dropped: tally.dropped += 1
+        func count(_ result: OfferResult, messages: Int) {
+            switch result {
+            case .queued: tally.delivered += messages
+            case .dropped: tally.dropped += messages
             case .closed: tally.closed += 1
             case .notOpen: break
             }
         }
-        if entries.count == 1, case .fanOut(let message, let members, let except) = entries[0] {
-            for (memberID, member) in members where memberID != except { offer(message, to: member, flush: true) }
+        if entries.count == 1, case .fanOut(let message, let members, let except, _) = entries[0] {
+            for (memberID, member) in members where memberID != except {
+                count(member.offerOnLoop(message, whenFull: policy, flush: true), messages: 1)
+            }
         } else {
             var written: Members = [:]
-            for entry in entries {
-                switch entry {
-                case .fanOut(let message, let members, let except):
-                    for (memberID, member) in members where memberID != except {
-                        offer(message, to: member, flush: false)
-                        written[memberID] = member
+            var index = entries.startIndex
+            while index < entries.endIndex {
+                switch entries[index] {
+                case .fanOut(let message, let members, let except, let stamp):
+                    // The messages after it for the same members (same stamp, same exception) go as one batch.
+                    var batch = [message]
+                    index += 1
+                    while index < entries.endIndex,
+                        case .fanOut(let next, _, let nextExcept, let nextStamp) = entries[index],
+                        nextStamp == stamp, nextExcept == except
+                    {
+                        batch.append(next)
+                        index += 1
+                    }
+                    if batch.count == 1 {
+                        for (memberID, member) in members where memberID != except {
+                            count(member.offerOnLoop(message, whenFull: policy, flush: false), messages: 1)
+                            written[memberID] = member
+                        }
+                    } else {
+                        let prepared = PreparedBatch(batch)
+                        for (memberID, member) in members where memberID != except {
+                            count(member.offerOnLoop(prepared, whenFull: policy, flush: false), messages: batch.count)
+                            written[memberID] = member
+                        }
                     }
                 case .direct(let member, let messages):
-                    for message in messages { offer(message, to: member, flush: false) }
+                    for message in messages {
+                        count(member.offerOnLoop(message, whenFull: policy, flush: false), messages: 1)
+                    }
                     written[ObjectIdentifier(member)] = member
+                    index += 1
                 }
             }
-            for member in written.values { member.flush() }
+            for member in written.values { member.flushOnLoop() }
         }
         if tally.delivered > 0 {
             deliveries.add(tally.delivered, ordering: .relaxed)

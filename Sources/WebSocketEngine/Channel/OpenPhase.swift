@@ -25,6 +25,10 @@ final class OpenPhase {
     /// The message rate of the session, when its endpoint limits it (boxed: an unlimited session holds
     /// one reference instead of two empty token buckets).
     var rateLimiter: Boxed<MessageRateLimiter>?
+    /// Fan-out frames gathered since the last flush (``WebSocketConnectionHandler/uncork(context:)``).
+    var corked: ByteBuffer?
+    /// How many messages `corked` holds (counted in the metrics when it is written).
+    var corkedMessages = 0
     /// Where received messages go: the session's `incoming`, until it ends or its consumer goes away.
     var source: WebSocketSession.Incoming.Producer.Source?
     /// Whether anyone iterates `incoming` (see ``ConnectionFlow/closeRequested(_:then:consumerIterating:)``).

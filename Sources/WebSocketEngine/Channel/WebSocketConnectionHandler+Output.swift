@@ -144,6 +144,8 @@ extension WebSocketConnectionHandler {
         context: ChannelHandlerContext,
         promise: EventLoopPromise<Void>? = nil
     ) {
+        // Fan-out bytes gathered for this loop turn go first: frames leave in the order they were sent.
+        uncork(context: context)
         let maskingKey: (UInt8, UInt8, UInt8, UInt8)? =
             opened?.options.masking == true
             ? (.random(in: 0...255), .random(in: 0...255), .random(in: 0...255), .random(in: 0...255)) : nil
@@ -169,6 +171,17 @@ extension WebSocketConnectionHandler {
             context.write(wrapOutboundOut(payload), promise: promise)
         }
         if flush { context.flush() }
+    }
+
+    /// Writes what ``offer(_:whenFull:flush:)`` gathered without flushing (one channel write for a loop turn's
+    /// fan-out messages instead of one each); the caller flushes.
+    func uncork(context: ChannelHandlerContext) {
+        guard let opened, let corked = opened.corked else { return }
+        opened.corked = nil
+        metrics?.messagesSent.increment(by: Int64(opened.corkedMessages))
+        metrics?.bytesSent.increment(by: Int64(corked.readableBytes))
+        opened.corkedMessages = 0
+        context.write(wrapOutboundOut(corked), promise: nil)
     }
 
     func finishInbound() {

@@ -56,7 +56,7 @@ extension WebSocketConnectionHandler {
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in
             flushScheduled = false
-            self.context?.flush()
+            flush()
         }
     }
 
@@ -83,15 +83,7 @@ extension WebSocketConnectionHandler {
     /// Queues a prepared message for fan-out, applying `whenFull` when the outbound queue is over its limit.
     func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
         guard let context, let opened, flow.canSend, opened.machine.state == .open else { return .notOpen }
-        if !writable {
-            switch whenFull {
-            case .drop:
-                return .dropped
-            case .close(let reason):
-                if let action = opened.machine.close(reason) { perform(action, in: opened, context: context) }
-                return .closed
-            }
-        }
+        if !writable { return refuseWhenFull(whenFull, opened, context: context) }
         guard let key = opened.sharedEncodingKey else {
             // Per-session state (compression context, masking): encode for this session alone.
             writeMessage(message.opcode, message.payload, flush: flush, context: context)
@@ -100,37 +92,93 @@ extension WebSocketConnectionHandler {
         }
         var frame = message.plainFrame
         if !key.isEmpty {
-            let extensions = opened.extensions
-            let metrics = self.metrics
-            guard
-                let shared = try? message.frame(
-                    sharedAs: key,
-                    encode: {
-                        let (payload, reserved) = try extensions.encode(
-                            message.payload, isText: message.opcode == .text)
-                        if !reserved.isEmpty {
-                            // Counted once per shared encoding: the compression work done.
-                            metrics?.sentUncompressed.increment(by: Int64(message.payload.readableBytes))
-                            metrics?.sentCompressed.increment(by: Int64(payload.readableBytes))
-                        }
-                        return FrameEncoder.encode(reserved: reserved, opcode: message.opcode, payload: payload)
-                    }
-                )
-            else { return .notOpen }
+            guard let shared = try? sharedFrame(message, key: key, opened) else { return .notOpen }
             frame = shared
         }
-        metrics?.messagesSent.increment()
-        metrics?.bytesSent.increment(by: Int64(frame.readableBytes))
-        context.write(wrapOutboundOut(frame), promise: nil)
-        // Unflushed bytes count against the queue limit too: past it, flush now so a batch cannot make
-        // a fast reader look slow.
+        if flush {
+            uncork(context: context)
+            metrics?.messagesSent.increment()
+            metrics?.bytesSent.increment(by: Int64(frame.readableBytes))
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            return .queued
+        }
+        // A batch (the hub's loop turn): the frame's bytes are gathered and leave in one channel write at
+        // the flush — per member one pass through the pipeline instead of one per message; they are
+        // counted then too.
+        if opened.corked == nil {
+            opened.corked = context.channel.allocator.buffer(capacity: max(512, frame.readableBytes * 4))
+        }
+        opened.corked?.writeImmutableBuffer(frame)
+        opened.corkedMessages += 1
+        if let gathered = opened.corked?.readableBytes, gathered >= Self.corkLimit {
+            uncork(context: context)
+            // Unflushed bytes count against the queue limit too: past it, flush now so a batch cannot make
+            // a fast reader look slow.
+            if !writable { context.flush() }
+        }
+        return .queued
+    }
+
+    /// Queues a batch of prepared messages for fan-out in one write (its frames are shared by every session
+    /// with the same encoding), applying `whenFull` to the batch as a whole.
+    func offer(_ batch: PreparedBatch, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
+        guard let context, let opened, flow.canSend, opened.machine.state == .open else { return .notOpen }
+        if !writable { return refuseWhenFull(whenFull, opened, context: context) }
+        guard let key = opened.sharedEncodingKey else {
+            for message in batch.messages {
+                writeMessage(message.opcode, message.payload, flush: false, context: context)
+            }
+            if flush || !writable { context.flush() }
+            return .queued
+        }
+        var frames = batch.plainFrames
+        if !key.isEmpty {
+            guard let shared = try? batch.frames(sharedAs: key, encode: { try sharedFrame($0, key: key, opened) })
+            else { return .notOpen }
+            frames = shared
+        }
+        uncork(context: context)
+        metrics?.messagesSent.increment(by: Int64(batch.messages.count))
+        metrics?.bytesSent.increment(by: Int64(frames.readableBytes))
+        context.write(wrapOutboundOut(frames), promise: nil)
         if flush || !writable { context.flush() }
         return .queued
     }
 
+    /// A fan-out message for a session whose outbound queue is over its limit: dropped, or the session closed.
+    private func refuseWhenFull(
+        _ whenFull: SlowConsumerPolicy, _ opened: OpenPhase, context: ChannelHandlerContext
+    ) -> OfferResult {
+        switch whenFull {
+        case .drop:
+            return .dropped
+        case .close(let reason):
+            if let action = opened.machine.close(reason) { perform(action, in: opened, context: context) }
+            return .closed
+        }
+    }
+
+    /// `message`'s frame after the extensions identified by `key`, encoded once for every session that
+    /// shares them.
+    private func sharedFrame(_ message: PreparedMessage, key: String, _ opened: OpenPhase) throws -> ByteBuffer {
+        let extensions = opened.extensions
+        let metrics = self.metrics
+        return try message.frame(sharedAs: key) {
+            let (payload, reserved) = try extensions.encode(message.payload, isText: message.opcode == .text)
+            if !reserved.isEmpty {
+                // Counted once per shared encoding: the compression work done.
+                metrics?.sentUncompressed.increment(by: Int64(message.payload.readableBytes))
+                metrics?.sentCompressed.increment(by: Int64(payload.readableBytes))
+            }
+            return FrameEncoder.encode(reserved: reserved, opcode: message.opcode, payload: payload)
+        }
+    }
+
     /// Flushes what ``offer(_:whenFull:flush:)`` queued without flushing.
     func flush() {
-        context?.flush()
+        guard let context else { return }
+        uncork(context: context)
+        context.flush()
     }
 
     /// The consumer of `incoming` wants more messages.

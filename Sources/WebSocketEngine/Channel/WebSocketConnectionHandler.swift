@@ -72,6 +72,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// asking `context.channel.isWritable` (a pipeline hop and an atomic load) cost about a tenth of the time.
     var writable = true
 
+    /// Fan-out bytes gathered in one loop turn are written to the channel once they reach this size (and at
+    /// the flush): a batch counts against `maxQueuedBytes` in steps of at most this.
+    static let corkLimit = 16 * 1024
     /// How long a close reply waits for the handler to take the messages before it.
     static let closeDrainLimit: TimeAmount = .seconds(1)
     /// The least time a close reply gets to reach a peer that stopped reading (`timeout` when longer).

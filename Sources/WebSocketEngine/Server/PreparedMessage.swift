@@ -47,6 +47,42 @@ public final class PreparedMessage: Sendable {
     }
 }
 
+/// Prepared messages written to each session as one: the messages a room's loop turn fans out to the same
+/// members. Their frames, one after another, are built once per encoding (as a ``PreparedMessage``'s are)
+/// and each member gets them in one write, instead of a pass through its pipeline per message.
+package final class PreparedBatch: Sendable {
+    /// The messages, in order.
+    package let messages: [PreparedMessage]
+    /// The messages' unextended frames, one after another.
+    let plainFrames: ByteBuffer
+    private let shared = NIOLockedValueBox<[String: ByteBuffer]>([:])
+
+    /// A batch of `messages` (at least one), in order.
+    package init(_ messages: [PreparedMessage]) {
+        self.messages = messages
+        var frames = ByteBuffer()
+        frames.reserveCapacity(messages.reduce(0) { $0 + $1.plainFrame.readableBytes })
+        for message in messages { frames.writeImmutableBuffer(message.plainFrame) }
+        plainFrames = frames
+    }
+
+    /// The frames after the extensions identified by `key` (not empty), each message's made by `encode`
+    /// (which shares it with the message's own cache), concatenated once and then shared.
+    func frames(sharedAs key: String, encode: (PreparedMessage) throws -> ByteBuffer) rethrows -> ByteBuffer {
+        if let cached = shared.withLockedValue({ $0[key] }) { return cached }
+        var frames = ByteBuffer()
+        for message in messages {
+            var frame = try encode(message)
+            frames.writeBuffer(&frame)
+        }
+        return shared.withLockedValue { cache in
+            if let existing = cache[key] { return existing }
+            cache[key] = frames
+            return frames
+        }
+    }
+}
+
 /// What ``WebSocketSession/offer(_:whenFull:flush:)`` does when the session already has its
 /// `maxQueuedBytes` waiting to be sent.
 public enum SlowConsumerPolicy: Sendable, Equatable {

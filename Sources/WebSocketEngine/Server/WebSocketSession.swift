@@ -19,6 +19,9 @@ public final class WebSocketSession: Sendable {
     public let incoming: Incoming
 
     private let connection: NIOLoopBound<WebSocketConnectionHandler>
+    /// The same handler, for fan-out that has checked it runs on ``eventLoop`` once per batch
+    /// (``offerOnLoop(_:whenFull:flush:)``, ``flushOnLoop()``) rather than once per call.
+    private nonisolated(unsafe) let handler: WebSocketConnectionHandler
     private let loop: any EventLoop
     private let closed: EventLoopFuture<CloseReason>
 
@@ -32,6 +35,7 @@ public final class WebSocketSession: Sendable {
         self.request = request
         self.incoming = incoming
         self.connection = connection
+        self.handler = connection.value
         self.loop = eventLoop
         self.closed = closed
     }
@@ -74,6 +78,26 @@ public final class WebSocketSession: Sendable {
     public func offer(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool = true) -> OfferResult {
         guard loop.inEventLoop else { return .notOpen }
         return connection.value.offer(message, whenFull: whenFull, flush: flush)
+    }
+
+    /// ``offer(_:whenFull:flush:)`` for a caller that runs on ``eventLoop`` and has checked it once for a
+    /// batch of sessions of that loop (the room hub's drain): no check per call. Elsewhere it is a misuse.
+    package func offerOnLoop(_ message: PreparedMessage, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
+        loop.assertInEventLoop()
+        return handler.offer(message, whenFull: whenFull, flush: flush)
+    }
+
+    /// Offers a batch of prepared messages as one write, on ``eventLoop``, under the same terms as
+    /// ``offerOnLoop(_:whenFull:flush:)``; `whenFull` applies to the batch as a whole.
+    package func offerOnLoop(_ batch: PreparedBatch, whenFull: SlowConsumerPolicy, flush: Bool) -> OfferResult {
+        loop.assertInEventLoop()
+        return handler.offer(batch, whenFull: whenFull, flush: flush)
+    }
+
+    /// ``flush()`` for the caller of ``offerOnLoop(_:whenFull:flush:)``, on ``eventLoop``.
+    package func flushOnLoop() {
+        loop.assertInEventLoop()
+        handler.flush()
     }
 
     /// Sends what ``offer(_:whenFull:flush:)`` queued with `flush: false`. Call it on ``eventLoop``.
