@@ -32,7 +32,8 @@ final class OpenPhase {
     /// Where received messages go: the session's `incoming`, until it ends or its consumer goes away.
     var source: WebSocketSession.Incoming.Producer.Source?
     /// Whether anyone iterates `incoming` (see ``ConnectionFlow/closeRequested(_:then:consumerIterating:)``).
-    let consumption = Consumption()
+    /// Made with `incoming` (a session driven on its loop has none).
+    var consumption: Consumption?
 
     init(
         options sharedOptions: SharedOptions, extensions: ExtensionPipeline, role: FrameParser.Role, now: NIODeadline

@@ -253,9 +253,8 @@ extension WebSocketConnectionHandler {
         if driven {
             return WebSocketSession(
                 request: request,
-                incoming: WebSocketSession.Incoming(producer: nil, consumption: opened.consumption),
+                incoming: WebSocketSession.Incoming(producer: nil, consumption: nil),
                 connection: bound,
-                eventLoop: context.eventLoop,
                 closed: closed
             )
         }
@@ -267,11 +266,12 @@ extension WebSocketConnectionHandler {
             delegate: delegate
         )
         opened.source = made.source
+        let consumption = Consumption()
+        opened.consumption = consumption
         let session = WebSocketSession(
             request: request,
-            incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: opened.consumption),
+            incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: consumption),
             connection: bound,
-            eventLoop: context.eventLoop,
             closed: closed
         )
         return session

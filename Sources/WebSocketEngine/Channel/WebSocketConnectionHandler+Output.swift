@@ -47,7 +47,8 @@ extension WebSocketConnectionHandler {
             opened.keepAliveTimer?.cancel()
             // A reply waits for the handler while it may still answer the messages before it (RFC 6455
             // §5.5.1 allows finishing the current message first); see ConnectionFlow.
-            switch flow.closeRequested(reason, then: then, consumerIterating: opened.consumption.hasIterator) {
+            let iterating = opened.consumption?.hasIterator ?? false
+            switch flow.closeRequested(reason, then: then, consumerIterating: iterating) {
             case .deferUntilDrained:
                 closeTimer?.cancel()
                 closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeDrainLimit) { [self] in

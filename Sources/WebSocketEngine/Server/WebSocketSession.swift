@@ -22,21 +22,20 @@ public final class WebSocketSession: Sendable {
     /// The same handler, for fan-out that has checked it runs on ``eventLoop`` once per batch
     /// (``offerOnLoop(_:whenFull:flush:)``, ``flushOnLoop()``) rather than once per call.
     private nonisolated(unsafe) let handler: WebSocketConnectionHandler
-    private let loop: any EventLoop
     private let closed: EventLoopFuture<CloseReason>
+    /// The connection's event loop (kept by `connection`: a session holds no second reference).
+    private var loop: any EventLoop { connection.eventLoop }
 
     init(
         request: WebSocketRequest,
         incoming: Incoming,
         connection: NIOLoopBound<WebSocketConnectionHandler>,
-        eventLoop: any EventLoop,
         closed: EventLoopFuture<CloseReason>
     ) {
         self.request = request
         self.incoming = incoming
         self.connection = connection
         self.handler = connection.value
-        self.loop = eventLoop
         self.closed = closed
     }
 
@@ -163,11 +162,12 @@ public final class WebSocketSession: Sendable {
         >
         /// nil for a session driven on its loop (``WebSocketLoopCallbacks``): its messages go to the callbacks.
         let producer: Producer?
-        let consumption: Consumption
+        /// nil with `producer`.
+        let consumption: Consumption?
 
         public func makeAsyncIterator() -> AsyncIterator {
             guard let producer else { return AsyncIterator(base: nil) }
-            consumption.iteratorMade()
+            consumption?.iteratorMade()
             return AsyncIterator(base: producer.makeAsyncIterator())
         }
 
