@@ -14,12 +14,13 @@ that no server is judged only by its own tool:
 - process relay through `cat`, sessions per second: wsgate and websocketd; Go client
   Benchmarks/process/relayclient;
 - memory per idle connection: the server's RSS growth over N connections held open,
-  against the echo peers.
+  against the echo peers; and the same after one compressed message on each connection
+  (permessage-deflate at rest, the Go client only).
 
 Prints medians with the min–max spread and the ratios, and writes results.json,
 results.md and PNG plots to --out (default Benchmarks/results).
 
-    Benchmarks/run.py [--quick] [--runs 3] [--only echo,broadcast,relay,idle] [--require-quiet] [--out DIR]
+    Benchmarks/run.py [--quick] [--runs 3] [--only echo,broadcast,relay,idle,idle-deflate] [--require-quiet] [--out DIR]
 
 --quick is a smoke check (one short run of each, under a minute here); the full run
 takes about 8 minutes on 2 cores, plus the builds. --only runs some benchmarks and
@@ -184,7 +185,7 @@ def write_configs(folder):
 
 ECHO_CASES = {"echo-64": (64, False), "echo-16k": (16384, False), "echo-64-deflate": (64, True),
               "echo-16k-deflate": (16384, True)}
-PIECES = [*ECHO_CASES, "broadcast", "relay", "idle"]
+PIECES = [*ECHO_CASES, "broadcast", "relay", "idle", "idle-deflate"]
 
 
 def piece_of(case):
@@ -192,6 +193,8 @@ def piece_of(case):
     if case.startswith("echo"):
         size = "16k" if "KiB" in case else "64"
         return f"echo-{size}{'-deflate' if 'deflate' in case else ''}"
+    if case.startswith("idle") and "deflate" in case:
+        return "idle-deflate"
     return {"broadcast": "broadcast", "process": "relay", "idle": "idle"}[case.split()[0]]
 
 
@@ -307,6 +310,37 @@ def idle_benchmark(args, configs, results):
             "-concurrency=64", f"-duration={hold}s"],
     }
     case = f"idle {count:,}"
+    runs = max(1, min(args.runs, 2))
+    for run in range(runs):
+        for client, client_command in clients.items():
+            for server, server_command in servers.items():
+                figures = idle_once(server_command, client_command, count)
+                record(results, case, server, client, figures["kib_per_connection"], figures, "KiB per connection")
+                log(f"run {run + 1} {case:18} {client:15} {server:12} {figures['kib_per_connection']:>8.1f} KiB "
+                    f"per connection (RSS {figures['rss_before_kib'] / 1024:.1f} → "
+                    f"{figures['rss_after_kib'] / 1024:.1f} MiB, connected in {figures['connect_seconds']:.1f} s)")
+
+
+def idle_deflate_benchmark(args, configs, results):
+    """Idle memory after one compressed message per connection: what a browser's connection (which always
+    offers permessage-deflate) keeps once it has used it. The Go client offers deflate without context
+    takeover (all gorilla supports), so every server keeps the same kind of state; it sends one 200-byte
+    chat-like message and reads its echo on each connection before they are held."""
+    count = args.idle
+    servers = {
+        "wsgate": lambda port: [str(WSGATE), "serve", str(configs[0]), "--listen", f"127.0.0.1:{port}",
+                                "--log-level", "warning"],
+        "hummingbird": lambda port: [str(HUMMINGBIRD), str(port), "--deflate"],
+        "gorilla": lambda port: [str(BUILD / "echoserver"), f"-addr=127.0.0.1:{port}", "-compress=true", "-level=6"],
+        "node ws": lambda port: ["node", str(NODE / "echo.js"), str(port), "--deflate"],
+    }
+    hold = 120
+    clients = {
+        "gorilla client": lambda server: [
+            str(BUILD / "echoclient"), f"-url={server.url()}", "-mode=idle", f"-connections={count}",
+            "-concurrency=64", f"-duration={hold}s", "-compress", "-first", "-size=200"],
+    }
+    case = f"idle {count:,} after a deflate message"
     runs = max(1, min(args.runs, 2))
     for run in range(runs):
         for client, client_command in clients.items():
@@ -517,9 +551,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one short run of each: a smoke check")
     parser.add_argument("--runs", type=int, help="runs of each server × client (default 3, --quick 1)")
-    parser.add_argument("--only", default="echo,broadcast,relay,idle",
+    parser.add_argument("--only", default="echo,broadcast,relay,idle,idle-deflate",
                         help="comma-separated: echo (all four) or echo-64, echo-16k, echo-64-deflate, "
-                             "echo-16k-deflate; broadcast, relay, idle. Replaces those in --out's results.json")
+                             "echo-16k-deflate; broadcast, relay, idle, idle-deflate. Replaces those in --out's "
+                             "results.json")
     parser.add_argument("--require-quiet", action="store_true",
                         help="exit 3 without writing when a build or test run shared the machine")
     parser.add_argument("--connections", type=int, default=16, help="echo connections")
@@ -553,7 +588,8 @@ def main():
     watch = BusyWatch()
     if any(piece.startswith("echo") for piece in args.pieces):
         echo_benchmark(args, configs, results)
-    for name, benchmark in [("broadcast", broadcast_benchmark), ("relay", relay_benchmark), ("idle", idle_benchmark)]:
+    for name, benchmark in [("broadcast", broadcast_benchmark), ("relay", relay_benchmark), ("idle", idle_benchmark),
+                            ("idle-deflate", idle_deflate_benchmark)]:
         if name in args.pieces:
             benchmark(args, configs, results)
     busy_during = watch.stop()

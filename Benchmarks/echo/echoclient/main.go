@@ -7,6 +7,9 @@
 //	      trip of each message.
 //	idle: opens -connections connections (-concurrency dials at a time), prints a line
 //	      {"ready": N} on stdout, then holds them until stdin closes or -duration passes.
+//	      With -first, each connection first sends one message of -size bytes of chat-like
+//	      text (compressed when -compress was negotiated) and reads its echo: the memory a
+//	      connection keeps after using its extensions once.
 //
 // Prints one JSON line (echo) or two (idle: ready, then the summary).
 package main
@@ -42,13 +45,14 @@ func main() {
 	messages := flag.Int("messages", 200000, "stop after this many echoes in all (echo)")
 	duration := flag.Duration("duration", 10*time.Second, "stop after this long")
 	concurrency := flag.Int("concurrency", 64, "dials at a time (idle)")
+	first := flag.Bool("first", false, "idle: send one message and read its echo on each connection first")
 	flag.Parse()
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, EnableCompression: *compress}
 	switch *mode {
 	case "echo":
 		echo(dialer, *url, *connections, *window, *size, *binary, *messages, *duration)
 	case "idle":
-		idle(dialer, *url, *connections, *concurrency, *duration)
+		idle(dialer, *url, *connections, *concurrency, *duration, *first, *size)
 	default:
 		fail("unknown mode %s", *mode)
 	}
@@ -68,12 +72,7 @@ func echo(dialer websocket.Dialer, url string, connections, window, size int, bi
 	if binary {
 		kind = websocket.BinaryMessage
 	}
-	// Text that compresses like chat text rather than like a run of one byte.
-	pattern := []byte("The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ")
-	payload := make([]byte, size)
-	for i := range payload {
-		payload[i] = pattern[i%len(pattern)]
-	}
+	payload := chatText(size)
 	var sent, received int64
 	start := time.Now()
 	deadline := start.Add(duration)
@@ -141,7 +140,18 @@ func echo(dialer websocket.Dialer, url string, connections, window, size int, bi
 	})
 }
 
-func idle(dialer websocket.Dialer, url string, connections, concurrency int, duration time.Duration) {
+// Text that compresses like chat text rather than like a run of one byte.
+func chatText(size int) []byte {
+	pattern := []byte("The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ")
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = pattern[i%len(pattern)]
+	}
+	return payload
+}
+
+func idle(dialer websocket.Dialer, url string, connections, concurrency int, duration time.Duration, first bool, size int) {
+	payload := chatText(size)
 	start := time.Now()
 	conns := make([]*websocket.Conn, connections)
 	jobs := make(chan int)
@@ -154,6 +164,15 @@ func idle(dialer websocket.Dialer, url string, connections, concurrency int, dur
 				conn, _, err := dialer.Dial(url, nil)
 				if err != nil {
 					fail("dial %d: %v", i, err)
+				}
+				if first {
+					conn.EnableWriteCompression(true)
+					if err := conn.WriteMessage(websocket.TextMessage, payload); err != nil {
+						fail("first message %d: %v", i, err)
+					}
+					if _, _, err := conn.ReadMessage(); err != nil {
+						fail("first echo %d: %v", i, err)
+					}
 				}
 				conns[i] = conn
 			}
