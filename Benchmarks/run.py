@@ -9,8 +9,9 @@ that no server is judged only by its own tool:
   WebSocket echo server (Benchmarks/hummingbird-echo), a gorilla/websocket echo server
   (Benchmarks/echo/echoserver), Node's `ws` (Benchmarks/node/echo.js, Debian's node-ws);
   Go client Benchmarks/echo/echoclient;
-- broadcast to 1,000 members: wsgate, the gorilla hub (Benchmarks/broadcast/hub) and a `ws`
-  hub (Benchmarks/node/hub.js); Go client Benchmarks/broadcast/loadclient;
+- broadcast to 1,000 members: wsgate, the gorilla hub (Benchmarks/broadcast/hub), a Hummingbird
+  hub (Benchmarks/hummingbird-echo --hub) and a `ws` hub (Benchmarks/node/hub.js); Go client
+  Benchmarks/broadcast/loadclient;
 - process relay through `cat`, sessions per second: wsgate and websocketd; Go client
   Benchmarks/process/relayclient;
 - memory per idle connection: the server's RSS growth over N connections held open,
@@ -242,6 +243,7 @@ def broadcast_benchmark(args, configs, results):
         "wsgate": lambda port: [str(WSGATE), "serve", str(configs[1]), "--listen", f"127.0.0.1:{port}",
                                 "--log-level", "warning"],
         "gorilla hub": lambda port: [str(BUILD / "hub"), f"-addr=127.0.0.1:{port}"],
+        "hummingbird hub": lambda port: [str(HUMMINGBIRD), str(port), "--hub"],
         "node ws": lambda port: ["node", str(NODE / "hub.js"), str(port)],
     }
     clients = {
