@@ -9,11 +9,11 @@
 //
 //     hummingbird-echo [PORT] [--deflate] [--hub]
 import Foundation
-import Synchronization
 import Hummingbird
 import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
+import Synchronization
 
 let arguments = CommandLine.arguments.dropFirst()
 let port = arguments.first.flatMap { Int($0) } ?? 9300
