@@ -311,16 +311,7 @@ def idle_benchmark(args, configs, results):
             str(BUILD / "echoclient"), f"-url={server.url()}", "-mode=idle", f"-connections={count}",
             "-concurrency=64", f"-duration={hold}s"],
     }
-    case = f"idle {count:,}"
-    runs = max(1, min(args.runs, 2))
-    for run in range(runs):
-        for client, client_command in clients.items():
-            for server, server_command in servers.items():
-                figures = idle_once(server_command, client_command, count)
-                record(results, case, server, client, figures["kib_per_connection"], figures, "KiB per connection")
-                log(f"run {run + 1} {case:18} {client:15} {server:12} {figures['kib_per_connection']:>8.1f} KiB "
-                    f"per connection (RSS {figures['rss_before_kib'] / 1024:.1f} → "
-                    f"{figures['rss_after_kib'] / 1024:.1f} MiB, connected in {figures['connect_seconds']:.1f} s)")
+    idle_runs(args, results, f"idle {count:,}", servers, clients, count)
 
 
 def idle_deflate_benchmark(args, configs, results):
@@ -342,7 +333,11 @@ def idle_deflate_benchmark(args, configs, results):
             str(BUILD / "echoclient"), f"-url={server.url()}", "-mode=idle", f"-connections={count}",
             "-concurrency=64", f"-duration={hold}s", "-compress", "-first", "-size=200"],
     }
-    case = f"idle {count:,} after a deflate message"
+    idle_runs(args, results, f"idle {count:,} after a deflate message", servers, clients, count)
+
+
+def idle_runs(args, results, case, servers, clients, count):
+    """Every client against every server, at most two runs each (memory barely varies), recorded as `case`."""
     runs = max(1, min(args.runs, 2))
     for run in range(runs):
         for client, client_command in clients.items():
