@@ -28,6 +28,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def latency(figures: dict, which: str) -> float:
+    """A latency percentile in ms (`which`: p50, p99, p999) from a Go client's JSON (top-level `p99_ms`)
+    or `wsgate bench --json` (`latency.p99_ms`); 0 when the report has none."""
+    if f"{which}_ms" in figures:
+        return figures[f"{which}_ms"]
+    return (figures.get("latency") or {}).get(f"{which}_ms") or 0.0
+
+
+def latencies(figures_list) -> str:
+    """'p50 a / p99 b / p99.9 c ms': the medians over runs of each run's percentiles."""
+    import statistics
+
+    parts = [
+        f"{label} {statistics.median(latency(figures, which) for figures in figures_list):.2f}"
+        for which, label in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"))
+    ]
+    return " / ".join(parts) + " ms"
+
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build" / "bench"
 _GORILLA = pathlib.Path("/usr/share/gocode/src/github.com/gorilla/websocket")

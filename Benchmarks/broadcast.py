@@ -96,7 +96,7 @@ def main():
             runs[name].append(figures)
             print(
                 f"run {run + 1} {name:12} {figures['deliveries_per_second']:>10,.0f} deliveries/s  "
-                f"p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
+                f"p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  p99.9 {figures['p999_ms']:.1f} ms  "
                 f"server cpu {figures['server_cpu_s']:.2f} s",
                 file=sys.stderr,
             )
@@ -109,6 +109,7 @@ def main():
         ("deliveries_per_cpu_s", "deliveries/server-cpu-s", "{:,.0f}"),
         ("p50_ms", "p50 latency ms", "{:.1f}"),
         ("p99_ms", "p99 latency ms", "{:.1f}"),
+        ("p999_ms", "p99.9 latency ms", "{:.1f}"),
     ]
     print(f"{'server':14}" + "".join(f"{label:>34}" for _, label, _ in keys))
     for name, figures in runs.items():

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import BUILD, build_go, ensure_go_tools, free_port, release_wsgate, wait_for_port
+from benchlib import BUILD, build_go, ensure_go_tools, free_port, latencies, release_wsgate, wait_for_port
 
 def ensure_tools():
     ensure_go_tools({"websocketd": "websocketd"})
@@ -109,7 +109,7 @@ def main():
             medians[name] = (statistics.median(values), statistics.median(per_cpu) if per_cpu else float("nan"))
             line.append(
                 f"{name} {medians[name][0]:,.0f} ({min(values):,.0f}–{max(values):,.0f}), "
-                f"{medians[name][1]:,.0f} per server CPU-second"
+                f"{medians[name][1]:,.0f} per server CPU-second, {latencies(results[(name, measure_name)])}"
             )
         ratio = medians["wsgate"][0] / medians["websocketd"][0]
         ratio_cpu = medians["wsgate"][1] / medians["websocketd"][1]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import ROOT, cpu_seconds, free_port, release_wsgate, wait_for_port
+from benchlib import ROOT, cpu_seconds, free_port, latencies, release_wsgate, wait_for_port
 
 
 def tree_cpu(pid: int) -> float:
@@ -105,7 +105,8 @@ http {{
                 if report["failed"]:
                     raise SystemExit(f"{name}: {report['failed']} connections failed: {report['errors']}")
                 rate = report["per_second"]
-                results[name].append({"msgs_per_s": rate, "per_cpu_s": report["count"] / cpu if cpu > 0 else 0})
+                results[name].append({"msgs_per_s": rate, "per_cpu_s": report["count"] / cpu if cpu > 0 else 0,
+                                      "latency": report["latency"]})
                 server.terminate()
                 server.wait(timeout=15)
     finally:
@@ -115,7 +116,7 @@ http {{
         rates = [r["msgs_per_s"] for r in runs]
         per_cpu = [r["per_cpu_s"] for r in runs]
         print(f"{name:13} {statistics.median(rates):>10.0f} msgs/s ({min(rates):.0f}–{max(rates):.0f}), "
-              f"{statistics.median(per_cpu):>10.0f} msgs per proxy CPU-s")
+              f"{statistics.median(per_cpu):>10.0f} msgs per proxy CPU-s, {latencies(runs)}")
     print(json.dumps(results))
 
 

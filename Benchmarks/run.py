@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import BUILD, ROOT, build_go, ensure_go_tools, free_port, wait_for_port
+from benchlib import BUILD, ROOT, build_go, ensure_go_tools, free_port, latency, wait_for_port
 
 RESULTS = ROOT / "Benchmarks" / "results"
 WSGATE = ROOT / ".build" / "release" / "wsgate"
@@ -427,10 +427,11 @@ def summarize(results):
                     "median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values),
                     "server_cpu_s": statistics.median(cpu) if cpu else None,
                     "per_cpu_second": statistics.median(per_cpu) if per_cpu else None,
-                    "p50_ms": statistics.median([latency(run, "p50") for run in runs]) if "p50_ms" in runs[0]
-                    or "latency" in runs[0] else None,
-                    "p99_ms": statistics.median([latency(run, "p99") for run in runs]) if "p99_ms" in runs[0]
-                    or "latency" in runs[0] else None,
+                    **{
+                        f"{which}_ms": statistics.median([latency(run, which) for run in runs])
+                        if f"{which}_ms" in runs[0] or runs[0].get("latency") else None
+                        for which in ("p50", "p99", "p999")
+                    },
                 }
         ratios = {}
         for server in rows:
@@ -449,12 +450,6 @@ def summarize(results):
     return summary
 
 
-def latency(run, which):
-    if f"{which}_ms" in run:
-        return run[f"{which}_ms"]
-    return (run.get("latency") or {}).get(f"{which}_ms") or 0.0
-
-
 def fmt(value, unit):
     if value is None:
         return "–"
@@ -468,16 +463,17 @@ def markdown(summary):
     for case, entry in summary.items():
         unit = entry["unit"]
         lines.append(f"### {case} ({unit}{', lower is better' if 'KiB' in unit else ''})\n")
-        lines.append(f"| server | client | {unit}: median (min–max) | per server CPU-s | p50 ms | p99 ms |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append(
+            f"| server | client | {unit}: median (min–max) | per server CPU-s | p50 ms | p99 ms | p99.9 ms |")
+        lines.append("|---|---|---|---|---|---|---|")
         for server, by_client in entry["rows"].items():
             for client, row in by_client.items():
-                p50 = f"{row['p50_ms']:.2f}" if row["p50_ms"] is not None else "–"
-                p99 = f"{row['p99_ms']:.2f}" if row["p99_ms"] is not None else "–"
+                p50, p99, p999 = (
+                    f"{row[key]:.2f}" if row.get(key) is not None else "–" for key in ("p50_ms", "p99_ms", "p999_ms"))
                 per_cpu = fmt(row["per_cpu_second"], unit) if "KiB" not in unit else "–"
                 lines.append(
                     f"| {server} | {client} | {fmt(row['median'], unit)} ({fmt(row['min'], unit)}–"
-                    f"{fmt(row['max'], unit)}) | {per_cpu} | {p50} | {p99} |")
+                    f"{fmt(row['max'], unit)}) | {per_cpu} | {p50} | {p99} | {p999} |")
         for server, by_client in entry["ratios"].items():
             parts = ", ".join(f"{value:.2f}× ({client})" for client, value in by_client.items())
             if "KiB" in unit:

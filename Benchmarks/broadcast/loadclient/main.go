@@ -108,7 +108,7 @@ func main() {
 	out := map[string]any{
 		"members": *members, "messages": *messages, "deliveries": len(all), "seconds": elapsed.Seconds(),
 		"deliveries_per_second": float64(len(all)) / elapsed.Seconds(),
-		"p50_ms":                pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+		"p50_ms":                pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 	for _, conn := range conns {

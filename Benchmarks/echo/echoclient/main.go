@@ -136,7 +136,7 @@ func echo(dialer websocket.Dialer, url string, connections, window, size int, bi
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"mode": "echo", "connections": connections, "messages": received, "seconds": elapsed,
 		"messages_per_second": float64(received) / elapsed,
-		"p50_ms":              pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+		"p50_ms":              pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
 	})
 }
 
