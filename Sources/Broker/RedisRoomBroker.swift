@@ -213,6 +213,10 @@ public final class RedisRoomBroker: Sendable {
     /// True while both connections are up.
     public var isConnected: Bool { client.isConnected && subscriber.isConnected }
 
+    /// True while the command connection is up: ``publish(_:to:positionMarks:keep:ttl:)`` takes messages
+    /// (false: it throws at once, and the caller applies `on_unavailable`).
+    public var acceptsPublishes: Bool { client.isConnected }
+
     /// The counters so far.
     public var statistics: Statistics {
         var statistics = counters.withLockedValue { $0 }

@@ -149,8 +149,11 @@ struct BrokerRoomTests {
                 let ann = try await serverA.connect("/chat?name=ann")
                 try await settle(ann, [])
                 redis.kill()
-                // Until the instance has seen Redis go, a publish may still be taken into the pipeline.
+                // Until the command connection has seen Redis go, a publish may still be taken into the
+                // pipeline (and fail as a publish error: docs/instances.md); `isConnected` is false as soon as
+                // either connection has.
                 #expect(try await eventually { appA.broker?.isConnected == false })
+                #expect(try await eventually { appA.broker?.acceptsPublishes == false })
                 try await ann.send("while down")
                 #expect(try await eventually { appA.roomStatistics(path: "/chat")?.rejected == 1 })
                 // The session is still open: a ping is answered.
@@ -166,7 +169,7 @@ struct BrokerRoomTests {
                 let ann = try await serverA.connect("/told?name=ann")
                 try await settle(ann, [])
                 redis.kill()
-                #expect(try await eventually { appA.broker?.isConnected == false })
+                #expect(try await eventually { appA.broker?.acceptsPublishes == false })
                 try await ann.send("while down")
                 #expect(try await nextText(ann) == "not sent: while down")
             }
@@ -181,6 +184,7 @@ struct BrokerRoomTests {
                 try await settle(ann, [cat])
                 redis.kill()
                 #expect(try await eventually { appA.broker?.isConnected == false })
+                #expect(try await eventually { appA.broker?.acceptsPublishes == false })
                 try await ann.send("while down")
                 #expect(try await nextText(cat) == "[ann]: while down")
             }

@@ -79,6 +79,10 @@ public final class GatewayBroker: Sendable {
     /// True while both Redis connections are up.
     public var isConnected: Bool { broker.isConnected }
 
+    /// Whether the command connection is up: members' messages are published (false: `on_unavailable`
+    /// applies at once).
+    public var acceptsPublishes: Bool { broker.acceptsPublishes }
+
     /// The broker's part of the health document: `state` (`connected` or `reconnecting`; sessions stay
     /// open either way) and the counters of ``RedisRoomBroker/Statistics``.
     func healthJSON() -> String {
