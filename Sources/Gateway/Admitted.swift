@@ -4,11 +4,31 @@ import WebSocketEngine
 /// the verified token's claims, and the session's number on its endpoint (a room member's `{n}`, a shared
 /// process's `{connection}`) taken before the 101, so sessions are numbered in the order their handshakes
 /// were answered rather than the order their handlers happen to start.
+///
+/// Three words, so that it fits an `any Sendable`'s inline buffer: a room member that is only numbered
+/// (no `auth:`) costs no allocation for it. The claims, when there are any, are kept in a box.
 struct Admitted: Sendable {
-    var claims: Claims?
-    var number: Int?
+    private let claimsBox: ClaimsBox?
+    /// The number, or `Int.min` for none.
+    private let numberOrNone: Int
     /// The upstream session `type: proxy` opened for this client.
-    var upstream: WebSocketSession?
+    let upstream: WebSocketSession?
+
+    init(claims: Claims? = nil, number: Int? = nil, upstream: WebSocketSession? = nil) {
+        claimsBox = claims.map(ClaimsBox.init)
+        numberOrNone = number ?? .min
+        self.upstream = upstream
+    }
+
+    /// The verified token's claims, if `auth:` checked one.
+    var claims: Claims? { claimsBox?.claims }
+    /// The session's number on its endpoint, if the endpoint numbers its sessions.
+    var number: Int? { numberOrNone == .min ? nil : numberOrNone }
+
+    private final class ClaimsBox: Sendable {
+        let claims: Claims
+        init(_ claims: Claims) { self.claims = claims }
+    }
 }
 
 extension WebSocketRequest {

@@ -32,6 +32,19 @@ private func number(_ admission: Admission?) -> Int? {
         #expect(try runtime("{ path: /echo, type: echo }").admission == nil)
     }
 
+    @Test func whatAdmissionHandsOver_fitsInAnExistentialsInlineBuffer_andKeepsEveryValue() throws {
+        // Three words: a numbered member's `admitted` costs no allocation of its own.
+        #expect(MemoryLayout<Admitted>.size <= 3 * MemoryLayout<Int>.size)
+        let claims = Claims(["sub": .string("ann")])
+        let both = Admitted(claims: claims, number: 7)
+        #expect(both.claims == claims)
+        #expect(both.number == 7)
+        #expect(Admitted(number: 0).number == 0)
+        #expect(Admitted(number: 0).claims == nil)
+        #expect(Admitted(claims: claims).number == nil)
+        #expect(Admitted().upstream == nil)
+    }
+
     @Test func aSharedProcess_numbersItsConnectionsAtAdmission() throws {
         let shared = try runtime("{ path: /feed, type: process, command: [cat], instance: shared }")
         let admission = try #require(shared.admission)

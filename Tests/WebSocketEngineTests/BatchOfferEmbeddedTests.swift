@@ -118,6 +118,30 @@ import WebSocketTesting
         #expect((one.first?.readableBytes ?? .max) < Self.texts.reduce(0) { $0 + $1.utf8.count })
     }
 
+    @Test func aMemberStarts_beforeIts101IsFlushed() throws {
+        // Whatever the session's start does (a room join) is done before the client can read the 101: a
+        // message published after the client saw it reaches it.
+        let log = EventLog()
+        var router = WebSocketRouter()
+        try router.webSocket("/room", options: WebSocketOptions(pingPeriod: .zero)) { _ in
+            log.append("start")
+            return WebSocketLoopCallbacks(onMessage: { _ in })
+        }
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(
+            handlers: [
+                OutboundRecorder(log), WebSocketServer.connectionHandler(router: router, logger: Self.logger),
+            ], loop: loop)
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
+        try channel.writeInbound(
+            ByteBuffer(
+                string: "GET /room HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+        loop.run()
+        #expect(log.events == ["write", "start", "flush"])
+    }
+
     @Test(arguments: [true, false])
     func aFullQueue_refusesTheWholeBatch_byItsPolicy(closes: Bool) throws {
         let loop = EmbeddedEventLoop()
@@ -144,5 +168,30 @@ import WebSocketTesting
             #expect(room.session.offerOnLoop(batch, whenFull: .drop, flush: true) == .queued)
             #expect(try writtenFrames(room.channel).count == Self.texts.count)
         }
+    }
+}
+
+/// What happened, in order: the writes and flushes that pass ``OutboundRecorder`` and a session's start.
+private final class EventLog: Sendable {
+    private let list = Mutex<[String]>([])
+    func append(_ event: String) { list.withLock { $0.append(event) } }
+    var events: [String] { list.withLock { $0 } }
+}
+
+/// Records the writes and flushes that pass it on their way to the socket.
+private final class OutboundRecorder: ChannelOutboundHandler, Sendable {
+    typealias OutboundIn = ByteBuffer
+    let log: EventLog
+
+    init(_ log: EventLog) { self.log = log }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        log.append("write")
+        context.write(data, promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        log.append("flush")
+        context.flush()
     }
 }

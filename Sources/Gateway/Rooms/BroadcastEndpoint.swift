@@ -69,15 +69,16 @@ final class BroadcastEndpoint: Sendable {
             since: request.queryParameters["since"],
             resetNotice: { [member] position in member.render(member.endpoint.reset, position: position) }
         )
-        directory.add(session, room: roomName, name: memberName)
+        directory.add(member)
         return WebSocketLoopCallbacks(
             onMessage: { [member] frame in member.received(frame) },
             onClose: { [member] _ in member.left() }
         )
     }
 
-    /// One member of a room as its callbacks see it: its session, room, name and claims.
-    private final class RoomMember: Sendable {
+    /// One member of a room as its callbacks see it: its session, room, name and claims (the backend API's
+    /// ``MemberDirectory`` lists the same object).
+    final class RoomMember: Sendable {
         let endpoint: BroadcastEndpoint
         let session: WebSocketSession
         let room: String

@@ -4,16 +4,11 @@ import WebSocketEngine
 /// The members of a broadcast endpoint on this instance by room and name, so the backend API can close
 /// the sessions it names.
 final class MemberDirectory: Sendable {
-    private struct Member {
-        let session: WebSocketSession
-        let room: String
-        let name: String
-    }
+    /// The room member objects the members' callbacks hold already (one reference per member).
+    private let members = NIOLockedValueBox<[ObjectIdentifier: BroadcastEndpoint.RoomMember]>([:])
 
-    private let members = NIOLockedValueBox<[ObjectIdentifier: Member]>([:])
-
-    func add(_ session: WebSocketSession, room: String, name: String) {
-        members.withLockedValue { $0[ObjectIdentifier(session)] = Member(session: session, room: room, name: name) }
+    func add(_ member: BroadcastEndpoint.RoomMember) {
+        members.withLockedValue { $0[ObjectIdentifier(member.session)] = member }
     }
 
     func remove(_ session: WebSocketSession) {

@@ -4,8 +4,8 @@ import NIOCore
 /// The opening handshake: route, check, answer 101 or an HTTP error, and start the session.
 extension WebSocketConnectionHandler {
     func upgrade(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        phaseTimer?.cancel()
+        phaseTimer = nil
         let router = core.router
         if let plain = router.plainRoute(for: head.path) {
             answerPlain(head, plain, context: context)
@@ -58,8 +58,7 @@ extension WebSocketConnectionHandler {
         }
         if !admitAtTheDoor(context: context) || !admitToEndpoint(route, context: context) { return }
         guard
-            registry.add(
-                ObjectIdentifier(self), limit: configuration.maxConnections, connection: self, context: context)
+            registry.add(ObjectIdentifier(self), limit: configuration.maxConnections, context: context)
         else {
             releaseAddress()
             refuse(
@@ -155,7 +154,9 @@ extension WebSocketConnectionHandler {
         )
         answer.headers.append(contentsOf: headers)
         answer.write(into: &response)
-        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        // Flushed once the session has started: a room member is in its room before its client can read the
+        // 101, so whatever is published after the client saw it reaches it.
+        context.write(wrapOutboundOut(response), promise: nil)
 
         let opened = enterOpen(route.sharedOptions, extensions: extensions, role: .server, context: context)
         loggedRoute = (request.path, route.path)
@@ -167,6 +168,7 @@ extension WebSocketConnectionHandler {
         logger.info("connection opened")
         opened.rateLimiter = route.options.rateLimit.map { Boxed(MessageRateLimiter($0, now: .now())) }
         startSession(request: request, route: route, opened: opened, context: context)
+        context.flush()
     }
 
     /// Enters the open phase with `options` and `extensions` in `role` — the outbound queue limit, the
@@ -249,13 +251,11 @@ extension WebSocketConnectionHandler {
         request: WebSocketRequest, opened: OpenPhase, context: ChannelHandlerContext, driven: Bool = false
     ) -> WebSocketSession {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let closed = closePromise?.futureResult ?? context.eventLoop.makeSucceededFuture(CloseReason(.abnormalClosure))
         if driven {
             return WebSocketSession(
                 request: request,
                 incoming: WebSocketSession.Incoming(producer: nil, consumption: nil),
-                connection: bound,
-                closed: closed
+                connection: bound
             )
         }
         let delegate = InboundDelegate(connection: bound, eventLoop: context.eventLoop)
@@ -271,8 +271,7 @@ extension WebSocketConnectionHandler {
         let session = WebSocketSession(
             request: request,
             incoming: WebSocketSession.Incoming(producer: made.sequence, consumption: consumption),
-            connection: bound,
-            closed: closed
+            connection: bound
         )
         return session
     }

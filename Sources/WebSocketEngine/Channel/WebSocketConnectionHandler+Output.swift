@@ -50,8 +50,8 @@ extension WebSocketConnectionHandler {
             let iterating = opened.consumption?.hasIterator ?? false
             switch flow.closeRequested(reason, then: then, consumerIterating: iterating) {
             case .deferUntilDrained:
-                closeTimer?.cancel()
-                closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeDrainLimit) { [self] in
+                phaseTimer?.cancel()
+                phaseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeDrainLimit) { [self] in
                     flushPendingClose()
                 }
             case .write(let reason, let then):

@@ -44,7 +44,7 @@ extension WebSocketConnectionHandler {
         phase = .readingBody(BodyRead(head: head, route: route, remaining: length))
         // A body that stops coming is cut off like a request head that does.
         if configuration.handshakeTimeout > .zero {
-            handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            phaseTimer = context.eventLoop.assumeIsolated().scheduleTask(
                 in: TimeAmount(configuration.handshakeTimeout)
             ) { [self] in
                 guard case .readingBody = phase else { return }
@@ -56,8 +56,8 @@ extension WebSocketConnectionHandler {
 
     /// Runs a body route's handler on a whole request and answers with what it returns.
     func answerBody(_ read: BodyRead, context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        phaseTimer?.cancel()
+        phaseTimer = nil
         phase = .responding
         let request = PlainHTTPRequest(
             method: read.head.method,
@@ -169,10 +169,10 @@ extension WebSocketConnectionHandler {
         guard case .responding = phase else { return }
         guard decision == .keepOpen else { return close(context: context) }
         phase = .handshake(HTTPHeadParser(maxSize: configuration.maxRequestHeadSize))
-        handshakeTimer?.cancel()
+        phaseTimer?.cancel()
         let limit = configuration.handshakeTimeout
         let idle = limit > .zero ? min(configuration.keepAliveTimeout, limit) : configuration.keepAliveTimeout
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(idle)) { [self] in
+        phaseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(idle)) { [self] in
             guard case .handshake = phase else { return }
             logger.debug("keep-alive connection idle; closing")
             close(context: context)

@@ -41,12 +41,12 @@ extension WebSocketConnectionHandler {
 
     /// Closes the connection after `timeout` (or `atLeast`, when `timeout` is shorter or 0).
     func scheduleCloseTimer(context: ChannelHandlerContext, atLeast floor: TimeAmount = .zero) {
-        closeTimer?.cancel()
+        phaseTimer?.cancel()
         // A timer made after the channel closed would never be cancelled, and it holds the handler.
         guard context.channel.isActive else { return }
         let configured = opened?.options.timeout ?? .zero
         let timeout = max(configured > .zero ? TimeAmount(configured) : .zero, floor)
-        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        phaseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
         }
     }

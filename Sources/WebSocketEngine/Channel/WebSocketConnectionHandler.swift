@@ -44,8 +44,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     var phase: Phase
     var context: ChannelHandlerContext?
     var pending: ByteBuffer?
-    var closeTimer: Scheduled<Void>?
-    var handshakeTimer: Scheduled<Void>?
+    /// The phase's one timer: before the session opens, the handshake's (or a request body's, or kept-alive
+    /// HTTP's idle limit); once it is open, the close's (the drain limit, the wait for the peer's close).
+    var phaseTimer: Scheduled<Void>?
     /// HTTP keep-alive between plain requests.
     var httpKeepAlive: HTTPKeepAlive
     /// `process` is running: a response finished meanwhile lets its loop read the next request
@@ -59,7 +60,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// A session driven on the loop (``WebSocketLoopCallbacks``): told once when the connection has closed.
     var onClosed: (@Sendable (CloseReason) -> Void)?
     var writabilityWaiters: [EventLoopPromise<Void>] = []
-    var closePromise: EventLoopPromise<CloseReason>?
+    /// Why the connection ended, for ``WebSocketSession/closeReason``: a promise made only when someone asks
+    /// before the end (an idle session that nobody waits on holds none), then the reason itself.
+    var closeOutcome: CloseOutcome?
     var registered = false
     /// The client address this session counts against (``ConnectionLimits/maxConnectionsPerAddress``).
     var countedAddress: String?
@@ -91,13 +94,12 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         writable = context.channel.isWritable
-        closePromise = context.eventLoop.makePromise(of: CloseReason.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        // A client connection whose connect failed never saw channelInactive (completing twice is a no-op).
-        closePromise?.succeed(CloseReason(.abnormalClosure))
+        // A client connection whose connect failed never saw channelInactive (ending twice is a no-op).
+        ended(CloseReason(.abnormalClosure))
         endDrivenSession(CloseReason(.abnormalClosure))
     }
 
@@ -117,7 +119,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if configuration.handshakeTimeout > .zero {
-            handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            phaseTimer = context.eventLoop.assumeIsolated().scheduleTask(
                 in: TimeAmount(configuration.handshakeTimeout)
             ) { [self] in
                 guard case .handshake = phase else { return }
@@ -146,14 +148,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         let opened = self.opened
         phase = .closed
         pending = nil
-        handshakeTimer?.cancel()
+        phaseTimer?.cancel()
         opened?.keepAliveTimer?.cancel()
-        closeTimer?.cancel()
         let reason = opened?.machine.connectionClosed() ?? CloseReason(.abnormalClosure)
         opened?.source?.finish()
         opened?.source = nil
         failWaiters()
-        closePromise?.succeed(reason)
+        ended(reason)
         endDrivenSession(reason)
         if registered {
             registry.remove(ObjectIdentifier(self))
@@ -181,6 +182,34 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         guard let onClosed else { return }
         self.onClosed = nil
         onClosed(reason)
+    }
+
+    /// Why the connection ended, or a promise of it (``closeOutcome``): either fits in one pointer.
+    enum CloseOutcome {
+        case waiting(EventLoopPromise<CloseReason>)
+        case ended(Boxed<CloseReason>)
+    }
+
+    /// Completes with the reason the connection ended (at once when it has); the promise is made on the first
+    /// call. Call on `loop`, the connection's event loop.
+    func closeFuture(on loop: any EventLoop) -> EventLoopFuture<CloseReason> {
+        switch closeOutcome {
+        case .waiting(let promise):
+            return promise.futureResult
+        case .ended(let reason):
+            return loop.makeSucceededFuture(reason.value)
+        case nil:
+            let promise = loop.makePromise(of: CloseReason.self)
+            closeOutcome = .waiting(promise)
+            return promise.futureResult
+        }
+    }
+
+    /// The connection ended with `reason`: kept for ``closeFuture(on:)``; only the first call counts.
+    func ended(_ reason: CloseReason) {
+        if case .ended = closeOutcome { return }
+        if case .waiting(let promise) = closeOutcome { promise.succeed(reason) }
+        closeOutcome = .ended(Boxed(reason))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

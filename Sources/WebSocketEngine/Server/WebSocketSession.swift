@@ -22,21 +22,18 @@ public final class WebSocketSession: Sendable {
     /// The same handler, for fan-out that has checked it runs on ``eventLoop`` once per batch
     /// (``offerOnLoop(_:whenFull:flush:)``, ``flushOnLoop()``) rather than once per call.
     private nonisolated(unsafe) let handler: WebSocketConnectionHandler
-    private let closed: EventLoopFuture<CloseReason>
     /// The connection's event loop (kept by `connection`: a session holds no second reference).
     private var loop: any EventLoop { connection.eventLoop }
 
     init(
         request: WebSocketRequest,
         incoming: Incoming,
-        connection: NIOLoopBound<WebSocketConnectionHandler>,
-        closed: EventLoopFuture<CloseReason>
+        connection: NIOLoopBound<WebSocketConnectionHandler>
     ) {
         self.request = request
         self.incoming = incoming
         self.connection = connection
         self.handler = connection.value
-        self.closed = closed
     }
 
     /// Sends a text message. Waits while the connection's outbound buffer is full.
@@ -137,7 +134,12 @@ public final class WebSocketSession: Sendable {
     }
 
     /// Completes with ``closeReason`` once the connection is closed, on the session's event loop.
-    package var closedFuture: EventLoopFuture<CloseReason> { closed }
+    package var closedFuture: EventLoopFuture<CloseReason> {
+        let loop = self.loop
+        if loop.inEventLoop { return handler.closeFuture(on: loop) }
+        let connection = self.connection
+        return loop.flatSubmit { connection.value.closeFuture(on: loop) }
+    }
 
     /// Drops the connection without a close handshake, like a peer that vanished: for test clients that
     /// must reproduce one. Sessions that end on purpose use ``close(_:)``.
@@ -150,7 +152,7 @@ public final class WebSocketSession: Sendable {
     /// lost without one. Waits until the connection is closed.
     public var closeReason: CloseReason {
         get async {
-            (try? await closed.get()) ?? CloseReason(.abnormalClosure)
+            (try? await closedFuture.get()) ?? CloseReason(.abnormalClosure)
         }
     }
 
