@@ -40,7 +40,11 @@ enum ConversationTarget: Sendable {
 final class SessionConnection: ConversationConnection {
     let session: WebSocketSession
     let responseHeaders: [String: String]
-    private let frames = Mailbox<Frame>()
+    /// Bounded: a conversation that stops reading holds back the connection (and the server behind it), not
+    /// memory.
+    private let frames = Mailbox<Frame>(capacity: SessionConnection.queuedFrames)
+    /// How many received frames wait for the conversation to take them.
+    static let queuedFrames = 1024
 
     init(session: WebSocketSession) {
         self.session = session
@@ -49,7 +53,10 @@ final class SessionConnection: ConversationConnection {
         responseHeaders = headers
         let frames = self.frames
         Task {
-            for await frame in session.incoming { frames.push(frame) }
+            for await frame in session.incoming {
+                // False once the conversation let go of the connection (``disconnect()``).
+                guard await frames.put(frame) else { break }
+            }
             let reason = await session.closeReason
             if reason.code != .abnormalClosure { frames.push(.close(reason)) }
             frames.finish()
@@ -71,6 +78,7 @@ final class SessionConnection: ConversationConnection {
     }
 
     func disconnect() async {
+        frames.finish()
         session.abort()
     }
 }
