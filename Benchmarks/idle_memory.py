@@ -9,20 +9,11 @@ builds and kinds.
 """
 import argparse
 import pathlib
-import re
-import subprocess
 import sys
 import tempfile
-import time
 
-from benchlib import BUILD, build_go, ensure_go_tools, free_port, release_wsgate, wait_for_port
-
-
-def rss_kib(pid):
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+from benchlib import BUILD, build_go, ensure_go_tools, release_wsgate
+from run import idle_once
 
 
 def config(kind):
@@ -36,37 +27,13 @@ def config(kind):
 
 
 def measure(binary, kind, count):
-    port = free_port()
-    server = subprocess.Popen([str(binary), "serve", str(config(kind)), "--listen", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = None
-    try:
-        wait_for_port(port)
-        url = f"-url=ws://127.0.0.1:{port}/"
-        # One warm-up connection: what the first connection allocates once is not per connection.
-        subprocess.run([str(BUILD / "echoclient"), url, "-mode=idle", "-connections=1", "-duration=0.3s"],
-                       capture_output=True, timeout=60)
-        time.sleep(0.5)
-        before = rss_kib(server.pid)
-        client = subprocess.Popen([str(BUILD / "echoclient"), url, "-mode=idle", f"-connections={count}",
-                                   "-concurrency=64", "-duration=120s"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        ready = None
-        while time.time() < deadline and ready is None:
-            match = re.search(r'"ready":\s*(\d+)', client.stdout.readline() or "")
-            if match:
-                ready = int(match.group(1))
-        if not ready:
-            raise SystemExit(f"{binary}: the idle client did not get its connections open")
-        time.sleep(1.0)
-        return (rss_kib(server.pid) - before) / ready, ready
-    finally:
-        if client:
-            client.terminate()
-            client.communicate(timeout=30)
-        server.terminate()
-        server.wait(timeout=30)
+    """`run.py`'s idle measurement (warm-up connection, RSS before and while held) on one build and kind."""
+    figures = idle_once(
+        lambda port: [str(binary), "serve", str(config(kind)), "--listen", f"127.0.0.1:{port}"],
+        lambda server: [str(BUILD / "echoclient"), f"-url={server.url()}", "-mode=idle", f"-connections={count}",
+                        "-concurrency=64", "-duration=120s"],
+        count)
+    return figures["kib_per_connection"], figures["connections"]
 
 
 def main():
