@@ -82,7 +82,9 @@ private func withServer(_ router: WebSocketRouter, _ body: (WebSocketServer, Int
         let started = NIOLockedValueBox(0)
         let router = try grantingRouter { _ in
             started.withLockedValue { $0 += 1 }
-            try? await Task.sleep(for: .milliseconds(300))
+            // Long enough for the server to see the client leave even on a loaded machine (300 ms was not,
+            // once in a CI run: the check then answered first and the session opened and closed instead).
+            try? await Task.sleep(for: .seconds(1))
             return .grant(AdmissionGrant(value: "held", abandoned: { abandoned.withLockedValue { $0 += 1 } }))
         }
         try await withServer(router) { server, port in
